@@ -1,0 +1,1 @@
+"""The authority funnel's admin (arrives with the authority issue)."""

@@ -1,0 +1,1 @@
+"""The authority funnel's models (arrives with the authority issue)."""

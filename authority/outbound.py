@@ -1,0 +1,1 @@
+"""The authority funnel's outbound (arrives with the authority issue)."""

@@ -1,0 +1,1 @@
+"""The authority funnel's rules (arrives with the authority issue)."""

@@ -1,0 +1,1 @@
+"""The authority funnel's selectors (arrives with the authority issue)."""

@@ -1,0 +1,1 @@
+"""The authority funnel's services (arrives with the authority issue)."""

@@ -1,0 +1,1 @@
+"""The authority funnel's views (arrives with the authority issue)."""

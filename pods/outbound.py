@@ -1,0 +1,76 @@
+"""Side effects of pods that leave the process, scheduled after commit."""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from celery import current_app
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from pods import selectors
+
+logger = logging.getLogger(__name__)
+
+# Runs in tickets: a split moves open tickets along with their customers, and only
+# the app above pods may touch tickets. Enqueued by name, never imported.
+RUN_POD_SPLIT_TASK = "tickets.run_pod_split"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def pod_group(pod_id: int) -> str:
+    return f"pod.{pod_id}"
+
+
+def enqueue_on_commit(task_name: str, **kwargs) -> None:
+    """Queue a task once the current transaction commits.
+
+    A broker failure is logged, not raised: the caller's write has committed, and
+    the periodic sweeps find work whose task never left."""
+
+    def send() -> None:
+        try:
+            current_app.tasks[task_name].apply_async(kwargs=kwargs)
+        except Exception:
+            logger.exception(
+                "could not queue %s %s; a sweep will retry", task_name, kwargs
+            )
+
+    transaction.on_commit(send)
+
+
+def broadcast_on_commit(group: str, event: dict) -> None:
+    """Publish an event to a websocket group once the transaction commits."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        try:
+            async_to_sync(layer.group_send)(group, event)
+        except Exception:
+            logger.exception("could not broadcast %s to %s", event.get("type"), group)
+
+    transaction.on_commit(send)
+
+
+def pod_split_enqueue(*, split_id: int) -> None:
+    enqueue_on_commit(RUN_POD_SPLIT_TASK, split_id=split_id)
+
+
+def pod_split_announce(*, split_id: int) -> None:
+    """Tell both leads, live, that the split is done."""
+    split = selectors.split_for_run(split_id=split_id)
+    event = {
+        "type": "notify",
+        "kind": "pod.split.done",
+        "text": (
+            f"{split.source.name} has split: {split.customers_moved} customers and "
+            f"{split.agents_moved} agents moved to {split.new_pod.name}."
+        ),
+        "split_id": split.id,
+    }
+    for pod in (split.source, split.new_pod):
+        if pod.lead_id:
+            broadcast_on_commit(user_group(pod.lead.user_id), event)
+        broadcast_on_commit(pod_group(pod.id), event)

@@ -1,0 +1,351 @@
+"""Reads of pods: who owns a customer, who should take a contact, pod figures."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from pods import rules
+from pods.models import (
+    Agent,
+    Customer,
+    CustomerIdentity,
+    Pod,
+    PodSplit,
+    PodSplitCustomer,
+    Seat,
+)
+
+ACTIVE_AGENT_ROLES = (Agent.Role.AGENT, Agent.Role.LEAD)
+
+
+def active_members(*, pod_id: int) -> QuerySet[Agent]:
+    return Agent.objects.filter(
+        pod_id=pod_id, left_on__isnull=True, user__is_active=True
+    ).select_related("user")
+
+
+def pod_loads() -> list[rules.PodLoad]:
+    """Customers and active agents of every pod open to new customers."""
+    pods = Pod.objects.filter(
+        state=Pod.State.ACTIVE, accepts_new_customers=True
+    ).annotate(
+        active_agents=Count(
+            "members",
+            filter=Q(
+                members__left_on__isnull=True,
+                members__role__in=ACTIVE_AGENT_ROLES,
+                members__user__is_active=True,
+            ),
+        )
+    )
+    return [
+        rules.PodLoad(
+            pod_id=pod.id, customers=pod.customer_count, active_agents=pod.active_agents
+        )
+        for pod in pods.only("id", "customer_count")
+    ]
+
+
+def customers_by_identities(
+    *, identities: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Map each known (kind, normalised value) to its customer id; merged customers
+    resolve to the customer they were merged into."""
+    if not identities:
+        return {}
+    condition = Q()
+    for kind, value in identities:
+        condition |= Q(kind=kind, value=value)
+    found = CustomerIdentity.objects.filter(condition).values_list(
+        "kind", "value", "customer_id", "customer__merged_into_id"
+    )
+    return {
+        (kind, value): merged or customer for kind, value, customer, merged in found
+    }
+
+
+@dataclass(frozen=True)
+class Owner:
+    customer_id: int
+    pod_id: int
+    primary_agent_id: int | None
+
+
+def customer_owner(*, customer_id: int, for_update: bool = False) -> Owner:
+    """The pod and primary agent that own a customer.
+
+    With for_update (inside a transaction), the customer row stays locked until
+    commit, so a pod split cannot move the customer between this read and the
+    write that depends on it (a ticket created in the old pod after the move)."""
+    customers = Customer.objects.all()
+    if for_update:
+        customers = customers.select_for_update()
+    pod_id, primary_agent_id = customers.values_list("pod_id", "primary_agent_id").get(
+        id=customer_id
+    )
+    return Owner(
+        customer_id=customer_id, pod_id=pod_id, primary_agent_id=primary_agent_id
+    )
+
+
+def agent_loads(*, pod_id: int) -> list[rules.AgentLoad]:
+    """Every agent of the pod who could take a contact now, least recently
+    assigned first."""
+    agents = (
+        Agent.objects.filter(
+            pod_id=pod_id,
+            presence=Agent.Presence.ONLINE,
+            left_on__isnull=True,
+            role__in=(*ACTIVE_AGENT_ROLES, Agent.Role.SPECIALIST),
+        )
+        .order_by("last_assigned_at", "id")
+        .values_list("id", "presence", "open_ticket_count", "capacity")
+    )
+    return [
+        rules.AgentLoad(
+            agent_id=agent_id,
+            presence=presence,
+            open_tickets=open_tickets,
+            capacity=capacity,
+            last_assigned_rank=rank,
+        )
+        for rank, (agent_id, presence, open_tickets, capacity) in enumerate(agents)
+    ]
+
+
+def agent_load(*, agent_id: int | None, pod_id: int) -> rules.AgentLoad | None:
+    if agent_id is None:
+        return None
+    row = (
+        Agent.objects.filter(id=agent_id, pod_id=pod_id, left_on__isnull=True)
+        .values_list("presence", "open_ticket_count", "capacity")
+        .first()
+    )
+    if row is None:
+        return None
+    presence, open_tickets, capacity = row
+    return rules.AgentLoad(
+        agent_id=agent_id,
+        presence=presence,
+        open_tickets=open_tickets,
+        capacity=capacity,
+    )
+
+
+def agent_for_contact(*, owner: Owner) -> int | None:
+    """The agent who should take this customer's contact, or None for the queue."""
+    return rules.choose_agent(
+        previous=agent_load(agent_id=owner.primary_agent_id, pod_id=owner.pod_id),
+        members=agent_loads(pod_id=owner.pod_id),
+    )
+
+
+def agent_for_user(*, user_id: int) -> Agent | None:
+    return Agent.objects.select_related("pod").filter(user_id=user_id).first()
+
+
+def pod_list() -> QuerySet[Pod]:
+    return (
+        Pod.objects.exclude(state=Pod.State.CLOSED)
+        .select_related("lead__user")
+        .annotate(
+            member_count=Count(
+                "members", filter=Q(members__left_on__isnull=True), distinct=True
+            ),
+            open_seat_count=Count(
+                "seats", filter=Q(seats__agent__isnull=True), distinct=True
+            ),
+        )
+        .order_by("name", "id")
+    )
+
+
+def pod_detail(*, pod_id: int) -> Pod:
+    return Pod.objects.select_related("lead__user", "parent").get(id=pod_id)
+
+
+def pod_members(*, pod_id: int) -> QuerySet[Agent]:
+    return (
+        Agent.objects.filter(pod_id=pod_id, left_on__isnull=True)
+        .select_related("user")
+        .order_by("role", "user__last_name", "user__first_name", "id")
+    )
+
+
+def pod_open_seats(*, pod_id: int) -> QuerySet[Seat]:
+    return Seat.objects.filter(pod_id=pod_id, agent__isnull=True).order_by(
+        "opened_at", "id"
+    )
+
+
+def pod_splits(*, pod_id: int) -> QuerySet[PodSplit]:
+    return (
+        PodSplit.objects.filter(Q(source_id=pod_id) | Q(new_pod_id=pod_id))
+        .select_related("source", "new_pod")
+        .order_by("-requested_at", "-id")
+    )
+
+
+def split_for_run(*, split_id: int) -> PodSplit:
+    return PodSplit.objects.select_related("source__lead", "new_pod__lead").get(
+        id=split_id
+    )
+
+
+def split_planned_customer_ids(*, split: PodSplit, limit: int) -> list[int]:
+    """The next planned customers still in the source pod, in id order."""
+    return list(
+        PodSplitCustomer.objects.filter(split=split, customer__pod_id=split.source_id)
+        .order_by("customer_id")
+        .values_list("customer_id", flat=True)[:limit]
+    )
+
+
+def customer_lookup(*, kind: str, value: str) -> Customer | None:
+    identity = (
+        CustomerIdentity.objects.select_related(
+            "customer__pod", "customer__primary_agent__user"
+        )
+        .filter(kind=kind, value=value)
+        .first()
+    )
+    if identity is None:
+        return None
+    customer = identity.customer
+    while customer.merged_into_id is not None:
+        customer = Customer.objects.select_related("pod", "primary_agent__user").get(
+            id=customer.merged_into_id
+        )
+    return customer
+
+
+def customers_of_pod(*, pod_id: int) -> QuerySet[Customer]:
+    return (
+        Customer.objects.active()
+        .filter(pod_id=pod_id)
+        .select_related("primary_agent__user")
+    )
+
+
+def customer_counts_by_pod() -> dict[int, int]:
+    return dict(
+        Customer.objects.active()
+        .values_list("pod_id")
+        .annotate(n=Count("id"))
+        .values_list("pod_id", "n")
+    )
+
+
+def splits_stalled(*, requested_before) -> list[int]:
+    """Unfinished splits requested before the given time (to queue them again)."""
+    return list(
+        PodSplit.objects.exclude(state=PodSplit.State.DONE)
+        .filter(requested_at__lt=requested_before)
+        .values_list("id", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class RoutePreview:
+    customer_id: int | None
+    pod_id: int | None
+    agent_id: int | None
+    new_customer: bool
+
+    def as_dict(self) -> dict:
+        return {
+            "customer": self.customer_id,
+            "pod": self.pod_id,
+            "agent": self.agent_id,
+            "new_customer": self.new_customer,
+        }
+
+
+def route_preview(*, identities: Sequence[tuple[str, str]]) -> RoutePreview:
+    """Where a contact with these normalised identities would be routed now."""
+    known = customers_by_identities(identities=identities)
+    if not known:
+        pod_id = rules.choose_pod_for_new_customer(pod_loads())
+        return RoutePreview(
+            customer_id=None, pod_id=pod_id, agent_id=None, new_customer=True
+        )
+    first = next(known[pair] for pair in identities if pair in known)
+    owner = customer_owner(customer_id=first)
+    return RoutePreview(
+        customer_id=first,
+        pod_id=owner.pod_id,
+        agent_id=agent_for_contact(owner=owner),
+        new_customer=False,
+    )
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    members: rules.MemberDivision
+    customers: rules.CustomerDivision
+    customers_total: int
+    tier_mix_before: dict[str, int]
+    tier_mix_staying: dict[str, int]
+    tier_mix_moving: dict[str, int]
+
+
+def pod_split_plan(*, pod: Pod) -> SplitPlan:
+    """What a split of the pod would do now, without changing anything.
+
+    Raises rules.CannotSplit."""
+    facts = list(
+        active_members(pod_id=pod.id)
+        .annotate(
+            books=Count(
+                "primary_customers",
+                filter=Q(
+                    primary_customers__pod_id=pod.id,
+                    primary_customers__merged_into=None,
+                ),
+            )
+        )
+        .order_by("hired_on", "id")
+    )
+    members = [
+        rules.Member(
+            agent_id=agent.id,
+            role=agent.role,
+            tier=agent.tier,
+            hired_rank=rank,
+            score=agent.proficiency_score,
+            primary_customers=agent.books,
+        )
+        for rank, agent in enumerate(facts)
+    ]
+    division = rules.divide_members(members=members, lead_id=pod.lead_id)
+    categories = split_customer_categories(pod=pod, division=division)
+    counts = {name: qs.count() for name, qs in categories.items()}
+    customers = rules.divide_customers(total=sum(counts.values()), **counts)
+    tiers = {m.agent_id: m.tier for m in members}
+    return SplitPlan(
+        members=division,
+        customers=customers,
+        customers_total=sum(counts.values()),
+        tier_mix_before=rules.tier_mix(tiers.values()),
+        tier_mix_staying=rules.tier_mix(tiers[a] for a in division.staying),
+        tier_mix_moving=rules.tier_mix(tiers[a] for a in division.moving),
+    )
+
+
+def split_customer_categories(*, pod: Pod, division: rules.MemberDivision) -> dict:
+    base = Customer.objects.active().filter(pod_id=pod.id)
+    return {
+        "follow_moving": base.filter(primary_agent_id__in=division.moving),
+        "unowned": base.exclude(primary_agent_id__in=division.moving).exclude(
+            primary_agent_id__in=division.staying
+        ),
+        "follow_staying": base.filter(primary_agent_id__in=division.staying),
+    }
+
+
+def pod_by_id_or_name(*, reference: str) -> Pod | None:
+    pods = Pod.objects.all()
+    if reference.isdigit():
+        return pods.filter(id=int(reference)).first()
+    return pods.filter(name=reference).first()

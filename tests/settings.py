@@ -1,0 +1,15 @@
+"""Test settings: the project's settings with faster hashing and inline tasks.
+
+The database, Redis and channel layer come from the environment exactly as in
+production, so `.ci/run` tests the real stack."""
+
+from helpdesk.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tasks run inline in tests; the Celery round-trip test turns this off and talks
+# to a real worker through the real broker.
+CELERY_TASK_ALWAYS_EAGER = True
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

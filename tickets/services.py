@@ -1,0 +1,176 @@
+"""Writes of tickets: open a ticket routed to its customer's pod, solve it, and the
+orchestrations that move tickets with their customers (pod splits, merges)."""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count, QuerySet
+
+import pods.selectors
+import pods.services
+from tickets import rules, selectors
+from tickets.models import Ticket
+
+logger = logging.getLogger(__name__)
+
+SPLIT_BATCH_SIZE = 5000  # customers per transaction: short locks, bounded memory
+
+
+class TicketsError(Exception):
+    """Base of the errors raised by tickets services."""
+
+
+class TransitionRefused(TicketsError):
+    """The ticket cannot move to that status from its current one."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    ticket: Ticket
+    customer_created: bool
+
+
+def ticket_open(
+    *,
+    identities: Sequence[tuple[str, str]],
+    channel: str,
+    subject: str,
+    now: datetime,
+    display_name: str = "",
+    trusted: bool = False,
+) -> Opened:
+    """Open a ticket in the customer's pod, assigned to the agent routing chose
+    (or waiting in the pod queue). Raises pods.services.InvalidContact and
+    pods.services.NoPodAvailable."""
+    with transaction.atomic():
+        route = pods.services.contact_route(
+            identities=identities,
+            now=now,
+            display_name=display_name,
+            trusted=trusted,
+            lock_customer=True,
+        )
+        assignee = route.agent_id
+        if assignee is not None and not pods.services.agent_load_take(
+            agent_id=assignee, now=now
+        ):
+            assignee = None  # the last slot went to a concurrent contact: queue it
+        ticket = Ticket.objects.create(
+            pod_id=route.pod_id,
+            customer_id=route.customer_id,
+            assignee_id=assignee,
+            channel=channel,
+            subject=subject[:250],
+            status=Ticket.Status.OPEN if assignee else Ticket.Status.NEW,
+            created_at=now,
+            updated_at=now,
+            assigned_at=now if assignee else None,
+        )
+    return Opened(ticket=ticket, customer_created=route.customer_created)
+
+
+def ticket_solve(*, ticket: Ticket, now: datetime) -> Ticket:
+    """Solve the ticket, free its assignee's slot and make them the customer's
+    primary agent. Raises TransitionRefused."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(id=ticket.id)
+        if not rules.can_transition(ticket.status, Ticket.Status.SOLVED):
+            raise TransitionRefused(
+                f"a {ticket.status.lower()} ticket cannot be solved"
+            )
+        ticket.status = Ticket.Status.SOLVED
+        ticket.solved_at = now
+        ticket.updated_at = now
+        ticket.save(update_fields=["status", "solved_at", "updated_at"])
+        if ticket.assignee_id:
+            pods.services.agent_load_release(agent_id=ticket.assignee_id)
+            pods.services.customer_primary_agent_set(
+                customer_id=ticket.customer_id, agent_id=ticket.assignee_id
+            )
+    return ticket
+
+
+# --- Orchestrations across pods and tickets ------------------------------------------
+
+
+def pod_split_run(*, split_id: int, now: datetime) -> int:
+    """Run a queued pod split to the end; return how many customers moved.
+
+    Each batch moves customers and their open tickets in one transaction, so the
+    data is consistent after any batch and a rerun (after a crash, or a duplicate
+    task) continues where the last committed batch ended."""
+    split = pods.services.pod_split_prepare(split_id=split_id, now=now)
+    if split.state == split.State.DONE:
+        return 0
+    moved = 0
+    while True:
+        with transaction.atomic():
+            batch = pods.services.pod_split_move_batch(
+                split=split, limit=SPLIT_BATCH_SIZE, now=now
+            )
+            if not batch.customer_ids:
+                break
+            tickets = _tickets_follow_customers(batch=batch)
+            pods.services.pod_split_tickets_moved(split=split, count=tickets)
+        moved += len(batch.customer_ids)
+    pods.services.pod_split_finish(split_id=split_id, now=now)
+    logger.info("pod split %s finished: %s customers moved", split_id, moved)
+    return moved
+
+
+def _tickets_follow_customers(*, batch: pods.services.SplitBatch) -> int:
+    open_tickets = Ticket.objects.filter(
+        customer_id__in=batch.customer_ids, status__in=Ticket.OPEN_STATUSES
+    )
+    return _open_tickets_move(
+        tickets=open_tickets,
+        to_pod_id=batch.new_pod_id,
+        keep=set(batch.moving_agent_ids),
+    )
+
+
+def _open_tickets_move(
+    *, tickets: QuerySet[Ticket], to_pod_id: int, keep: set[int]
+) -> int:
+    """Move open tickets to another pod. Their assignee keeps them when in `keep`
+    (agents of that pod); otherwise the ticket returns to the pod's queue and the
+    assignee's slot is freed. Return how many tickets moved."""
+    left_behind = tickets.filter(assignee__isnull=False).exclude(assignee_id__in=keep)
+    released = left_behind.values_list("assignee_id").annotate(n=Count("id"))
+    for agent_id, count in released.values_list("assignee_id", "n"):
+        pods.services.agent_load_release(agent_id=agent_id, count=count)
+    requeued = left_behind.update(
+        pod_id=to_pod_id, assignee=None, status=Ticket.Status.NEW, assigned_at=None
+    )
+    followed = tickets.exclude(pod_id=to_pod_id).update(pod_id=to_pod_id)
+    return requeued + followed
+
+
+def customer_merge(*, source_id: int, target_id: int, now: datetime) -> None:
+    """Merge two customers and move the source's tickets onto the target, in one
+    transaction. Raises pods.services.MergeRefused."""
+    with transaction.atomic():
+        target = pods.services.customer_merge(
+            source_id=source_id, target_id=target_id, now=now
+        )
+        target_pod_agents = set(
+            pods.selectors.active_members(pod_id=target.pod_id).values_list(
+                "id", flat=True
+            )
+        )
+        _open_tickets_move(
+            tickets=Ticket.objects.filter(
+                customer_id=source_id, status__in=Ticket.OPEN_STATUSES
+            ),
+            to_pod_id=target.pod_id,
+            keep=target_pod_agents,
+        )
+        Ticket.objects.filter(customer_id=source_id).update(customer_id=target.id)
+
+
+def agent_loads_reconcile() -> int:
+    """Reset agents' open-ticket counters from the tickets; return fixes made."""
+    return pods.services.agent_load_set(loads=selectors.open_load_by_agent())

@@ -1,0 +1,1 @@
+"""Pages of tickets: the agent workspace arrives with the workspace issue."""
