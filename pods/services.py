@@ -510,7 +510,7 @@ def pod_split_prepare(*, split_id: int, now: datetime) -> PodSplit:
 
 
 def _child_pod_name(source: Pod) -> str:
-    """Name a split's new pod after its root: "Mercury" begets "Mercury 2", "Mercury 3"."""
+    """Name a new pod after its root: "Mercury" begets "Mercury 2", "Mercury 3"."""
     root = source.name.rsplit(" ", 1)[0] if source.parent_id else source.name
     for number in itertools.count(2):
         name = f"{root} {number}"
