@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Greatest
@@ -37,6 +37,45 @@ ROLE_GROUPS = {
     Agent.Role.SPECIALIST: "Specialists",
 }
 ADMIN_GROUP = "Admins"
+AGENT_PERMISSIONS = [
+    "pods.view_pod",
+    "pods.view_agent",
+    "pods.view_customer",
+    "pods.view_customeridentity",
+    "pods.view_seat",
+]
+LEAD_PERMISSIONS = [
+    *AGENT_PERMISSIONS,
+    "pods.view_podsplit",
+    "pods.view_agentkpisnapshot",
+    "pods.view_possibleduplicate",
+]
+ADMIN_PERMISSIONS = [
+    *LEAD_PERMISSIONS,
+    "pods.view_all_pods",
+    "pods.split_pod",
+    "pods.view_proficiencypolicy",
+    "pods.view_customerassignment",
+    *(
+        f"pods.{action}_{model}"
+        for model in (
+            "pod",
+            "agent",
+            "seat",
+            "customer",
+            "customeridentity",
+            "possibleduplicate",
+            "proficiencypolicy",
+        )
+        for action in ("add", "change")
+    ),
+]
+ROLE_PERMISSIONS = {
+    ROLE_GROUPS[Agent.Role.AGENT]: AGENT_PERMISSIONS,
+    ROLE_GROUPS[Agent.Role.SPECIALIST]: AGENT_PERMISSIONS,
+    ROLE_GROUPS[Agent.Role.LEAD]: LEAD_PERMISSIONS,
+    ADMIN_GROUP: ADMIN_PERMISSIONS,
+}
 
 
 class PodsError(Exception):
@@ -350,6 +389,11 @@ def pod_create(
     return pod
 
 
+def pods_accepting_set(*, pod_ids: Sequence[int], accepting: bool) -> int:
+    """Open or close pods to new customers; return how many changed."""
+    return Pod.objects.filter(id__in=pod_ids).update(accepts_new_customers=accepting)
+
+
 @dataclass(frozen=True)
 class PodStaffing:
     pod_id: int
@@ -416,6 +460,18 @@ def _seat_fill(*, pod_id: int, agent: Agent, now: datetime) -> None:
     seat.agent = agent
     seat.filled_at = now
     seat.save()
+
+
+def role_permissions_grant(*, grants: dict[str, Sequence[str]]) -> None:
+    """Make sure each role group exists and holds the given permissions
+    ("app_label.codename"). Idempotent; each app grants its own after migrate."""
+    for group_name, permissions in grants.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        condition = Q(pk__in=[])
+        for permission in permissions:
+            app_label, codename = permission.split(".", 1)
+            condition |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.add(*Permission.objects.filter(condition))
 
 
 def _role_groups_set(*, user, role: str) -> None:

@@ -1,0 +1,39 @@
+"""seed_demo builds a working support floor through the real services, once."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from pods.models import Agent, Customer, Pod
+from tickets.models import Ticket
+
+
+def counts() -> dict[str, int]:
+    return {
+        "pods": Pod.objects.count(),
+        "agents": Agent.objects.count(),
+        "customers": Customer.objects.count(),
+        "tickets": Ticket.objects.count(),
+    }
+
+
+@pytest.mark.django_db
+class TestSeedDemo:
+    def test_builds_pods_agents_customers_and_tickets_once(self, settings):
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+        out = StringIO()
+
+        call_command("seed_demo", stdout=out)
+        first = counts()
+        call_command("seed_demo", stdout=StringIO())
+
+        jupiter = Pod.objects.get(name="Jupiter")
+        assert counts() == first
+        assert first["pods"] == 4
+        assert first["agents"] == 32
+        assert first["customers"] == first["tickets"] > 200
+        assert jupiter.split_threshold - jupiter.customer_count == 5
+        assert Ticket.objects.filter(status="SOLVED").exists()
+        assert "mercury.lead" in out.getvalue()
+        assert "admin" in out.getvalue()
