@@ -183,7 +183,22 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE = {
+    "drain-backlogs": {"task": "tickets.drain_backlogs", "schedule": 60.0},
+    "requeue-idle-tickets": {"task": "tickets.requeue_idle_tickets", "schedule": 60.0},
+    "requeue-stalled-splits": {
+        "task": "pods.requeue_stalled_splits",
+        "schedule": 300.0,
+    },
+    "reconcile-customer-counts": {
+        "task": "pods.reconcile_customer_counts",
+        "schedule": 3600.0,
+    },
+    "reconcile-agent-loads": {
+        "task": "tickets.reconcile_agent_loads",
+        "schedule": 3600.0,
+    },
+}
 
 # --- Auth and permissions -----------------------------------------------------
 AUTHENTICATION_BACKENDS = ["pods.backends.PodScopeBackend"]
@@ -329,4 +344,6 @@ LOGGING = {
 # --- Product settings -----------------------------------------------------------
 HELPDESK = {
     "DEMO_PASSWORD": os.environ.get("HELPDESK_DEMO_PASSWORD", "demo-pass-2026"),
+    "IDLE_ASSIGNMENT_MINUTES": env_int("HELPDESK_IDLE_ASSIGNMENT_MINUTES", default=30),
 }
+HELPDESK_PHONE_REGION = os.environ.get("HELPDESK_PHONE_REGION", "GB")

@@ -6,6 +6,7 @@ from asgiref.sync import async_to_sync
 from celery import current_app
 from channels.layers import get_channel_layer
 from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from pods import selectors
 
@@ -14,6 +15,9 @@ logger = logging.getLogger(__name__)
 # Runs in tickets: a split moves open tickets along with their customers, and only
 # the app above pods may touch tickets. Enqueued by name, never imported.
 RUN_POD_SPLIT_TASK = "tickets.run_pod_split"
+# Tickets reacts to presence: an agent online takes the pod's backlog, an agent
+# offline gives their tickets back to the pod queue.
+PRESENCE_CHANGED_TASK = "tickets.agent_presence_changed"
 
 
 def user_group(user_id: int) -> str:
@@ -33,7 +37,7 @@ def enqueue_on_commit(task_name: str, **kwargs) -> None:
     def send() -> None:
         try:
             current_app.tasks[task_name].apply_async(kwargs=kwargs)
-        except Exception:
+        except BrokerUnavailable:
             logger.exception(
                 "could not queue %s %s; a sweep will retry", task_name, kwargs
             )
@@ -74,3 +78,22 @@ def pod_split_announce(*, split_id: int) -> None:
         if pod.lead_id:
             broadcast_on_commit(user_group(pod.lead.user_id), event)
         broadcast_on_commit(pod_group(pod.id), event)
+
+
+def agent_presence_announce(
+    *, agent_id: int, pod_id: int | None, presence: str
+) -> None:
+    enqueue_on_commit(
+        PRESENCE_CHANGED_TASK, agent_id=agent_id, pod_id=pod_id, presence=presence
+    )
+    if pod_id is not None:
+        broadcast_on_commit(
+            pod_group(pod_id),
+            {
+                "type": "notify",
+                "kind": "agent.presence",
+                "agent_id": agent_id,
+                "presence": presence,
+                "text": "",
+            },
+        )

@@ -342,6 +342,10 @@ def agent_presence_set(*, agent: Agent, presence: str, now: datetime) -> str:
     agent.presence = presence
     agent.presence_changed_at = now
     agent.save(update_fields=["presence", "presence_changed_at"])
+    if previous != presence:
+        outbound.agent_presence_announce(
+            agent_id=agent.id, pod_id=agent.pod_id, presence=presence
+        )
     return previous
 
 

@@ -44,6 +44,9 @@ class Ticket(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # Set on assignment and on every agent action; an assigned ticket whose agent
+    # has been silent past HELPDESK["IDLE_ASSIGNMENT_MINUTES"] returns to the queue.
+    agent_active_at = models.DateTimeField(null=True, blank=True)
     solved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -54,6 +57,11 @@ class Ticket(models.Model):
             ),
             models.Index(fields=["customer", "created_at"], name="ticket_customer"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee"),
+            models.Index(
+                fields=["pod", "created_at", "id"],
+                condition=Q(assignee__isnull=True, status__in=["NEW", "OPEN"]),
+                name="ticket_pod_backlog",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -17,3 +17,12 @@ def open_load_by_agent() -> dict[int, int]:
         .annotate(n=Count("id"))
         .values_list("assignee_id", "n")
     )
+
+
+def pods_with_backlog() -> list[int]:
+    return list(
+        Ticket.objects.filter(assignee__isnull=True, status__in=["NEW", "OPEN"])
+        .order_by("pod_id")
+        .values_list("pod_id", flat=True)
+        .distinct()
+    )

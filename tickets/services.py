@@ -68,6 +68,7 @@ def ticket_open(
             created_at=now,
             updated_at=now,
             assigned_at=now if assignee else None,
+            agent_active_at=now if assignee else None,
         )
     return Opened(ticket=ticket, customer_created=route.customer_created)
 
@@ -90,7 +91,111 @@ def ticket_solve(*, ticket: Ticket, now: datetime) -> Ticket:
             pods.services.customer_primary_agent_set(
                 customer_id=ticket.customer_id, agent_id=ticket.assignee_id
             )
+    if ticket.assignee_id:
+        backlog_drain(pod_id=ticket.pod_id, now=now)  # a slot just freed up
     return ticket
+
+
+# --- The assignment loop ------------------------------------------------------------
+
+BACKLOG_BATCH = 50  # tickets locked per pass: short transactions, no starvation
+
+
+def backlog_drain(*, pod_id: int, now: datetime) -> int:
+    """Give the pod's unassigned tickets, oldest first, to its available agents
+    until either runs out; return how many were assigned.
+
+    Rows are taken with SKIP LOCKED, so two drains of one pod (an agent coming
+    online while another solves a ticket) share the work instead of waiting."""
+    assigned = 0
+    while True:
+        with transaction.atomic():
+            backlog = list(
+                Ticket.objects.select_for_update(skip_locked=True)
+                .filter(
+                    pod_id=pod_id, assignee__isnull=True, status__in=BACKLOG_STATUSES
+                )
+                .order_by("created_at", "id")[:BACKLOG_BATCH]
+            )
+            taken = sum(_ticket_offer(ticket=ticket, now=now) for ticket in backlog)
+        assigned += taken
+        if taken < len(backlog) or len(backlog) < BACKLOG_BATCH:
+            return assigned
+
+
+BACKLOG_STATUSES = (Ticket.Status.NEW, Ticket.Status.OPEN)
+
+
+def _ticket_offer(*, ticket: Ticket, now: datetime) -> bool:
+    owner = pods.selectors.customer_owner(customer_id=ticket.customer_id)
+    agent_id = pods.selectors.agent_for_contact(owner=owner)
+    if agent_id is None or not pods.services.agent_load_take(
+        agent_id=agent_id, now=now
+    ):
+        return False
+    ticket.assignee_id = agent_id
+    ticket.status = Ticket.Status.OPEN
+    ticket.assigned_at = ticket.agent_active_at = ticket.updated_at = now
+    ticket.save(
+        update_fields=[
+            "assignee",
+            "status",
+            "assigned_at",
+            "agent_active_at",
+            "updated_at",
+        ]
+    )
+    return True
+
+
+def agent_tickets_requeue(*, agent_id: int, now: datetime) -> int:
+    """Return the agent's new and open tickets to their pod's queue (the agent went
+    offline); pending tickets wait on the customer and stay. Return how many."""
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().filter(
+            assignee_id=agent_id, status__in=BACKLOG_STATUSES
+        )
+        pod_ids = {pod_id for _, pod_id in locked.values_list("id", "pod_id")}
+        count = _tickets_unassign(tickets=locked, now=now)
+    for pod_id in pod_ids:
+        backlog_drain(pod_id=pod_id, now=now)
+    return count
+
+
+def idle_tickets_requeue(*, idle_since: datetime, now: datetime) -> int:
+    """Return tickets whose agent has done nothing on them since `idle_since` to
+    their pod's queue, then let the pods' available agents take them."""
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update(skip_locked=True).filter(
+            assignee__isnull=False,
+            status__in=BACKLOG_STATUSES,
+            agent_active_at__lt=idle_since,
+        )
+        pod_ids = {pod_id for _, pod_id in locked.values_list("id", "pod_id")}
+        count = _tickets_unassign(tickets=locked, now=now)
+    for pod_id in pod_ids:
+        backlog_drain(pod_id=pod_id, now=now)
+    return count
+
+
+def _tickets_unassign(*, tickets: QuerySet[Ticket], now: datetime) -> int:
+    """Unassign the tickets (call holding their row locks) and free their slots."""
+    # Lock by reading the ids; PostgreSQL refuses FOR UPDATE with GROUP BY.
+    tickets = Ticket.objects.filter(id__in=list(tickets.values_list("id", flat=True)))
+    held = tickets.values_list("assignee_id").annotate(n=Count("id"))
+    for agent_id, count in held.values_list("assignee_id", "n"):
+        pods.services.agent_load_release(agent_id=agent_id, count=count)
+    return tickets.update(
+        assignee=None, status=Ticket.Status.NEW, assigned_at=None, updated_at=now
+    )
+
+
+def backlogs_drain(*, now: datetime) -> int:
+    """Drain every pod that has unassigned tickets (the periodic safety net)."""
+    return sum(
+        backlog_drain(pod_id=pod_id, now=now)
+        for pod_id in selectors.pods_with_backlog()
+    )
 
 
 # --- Orchestrations across pods and tickets ------------------------------------------

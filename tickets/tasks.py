@@ -1,6 +1,9 @@
 """Celery tasks of tickets: thin, named, idempotent wrappers around one service."""
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from tickets import services
@@ -23,3 +26,27 @@ def merge_customers(*, source_id: int, target_id: int) -> None:
     services.customer_merge(
         source_id=source_id, target_id=target_id, now=timezone.now()
     )
+
+
+@shared_task(name="tickets.agent_presence_changed")
+def agent_presence_changed(*, agent_id: int, pod_id: int | None, presence: str) -> int:
+    """An agent came online (take the pod's backlog) or went offline (give back
+    their tickets). Told by pods through its outbound queue."""
+    now = timezone.now()
+    if presence == "OFFLINE":
+        return services.agent_tickets_requeue(agent_id=agent_id, now=now)
+    if presence == "ONLINE" and pod_id is not None:
+        return services.backlog_drain(pod_id=pod_id, now=now)
+    return 0
+
+
+@shared_task(name="tickets.drain_backlogs")
+def drain_backlogs() -> int:
+    return services.backlogs_drain(now=timezone.now())
+
+
+@shared_task(name="tickets.requeue_idle_tickets")
+def requeue_idle_tickets() -> int:
+    now = timezone.now()
+    idle = timedelta(minutes=settings.HELPDESK["IDLE_ASSIGNMENT_MINUTES"])
+    return services.idle_tickets_requeue(idle_since=now - idle, now=now)
