@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -184,6 +185,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "recompute-proficiency": {
+        "task": "tickets.recompute_proficiency",
+        "schedule": crontab(hour=2, minute=30),
+    },
     "drain-backlogs": {"task": "tickets.drain_backlogs", "schedule": 60.0},
     "requeue-idle-tickets": {"task": "tickets.requeue_idle_tickets", "schedule": 60.0},
     "requeue-stalled-splits": {

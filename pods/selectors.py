@@ -15,6 +15,9 @@ from pods.models import (
     PodSplitCustomer,
     Seat,
 )
+from pods.rules import CannotSplit
+
+__all__ = ["CannotSplit"]  # raised by pod_split_plan, caught by callers
 
 ACTIVE_AGENT_ROLES = (Agent.Role.AGENT, Agent.Role.LEAD)
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
@@ -807,13 +808,22 @@ def scoring_policy(policy: ProficiencyPolicy) -> rules.ScoringPolicy:
 def agent_proficiency_record(
     *,
     agent_id: int,
-    kpis: rules.Kpis,
+    contacts_per_day: Decimal,
+    handle_minutes: Decimal | None,
+    csat: Decimal | None,
+    one_touch_rate: Decimal | None,
     period_start: date,
     period_end: date,
     now: datetime,
 ) -> AgentKpiSnapshot:
     """Score the agent's KPIs for a period and set their tier; a rerun for the same
     period replaces its reading."""
+    kpis = rules.Kpis(
+        contacts_per_day=contacts_per_day,
+        handle_minutes=handle_minutes,
+        csat=csat,
+        one_touch_rate=one_touch_rate,
+    )
     policy = scoring_policy(proficiency_policy_active(now=now))
     score = rules.proficiency_score(kpis, policy)
     tier = rules.proficiency_tier(score, policy)

@@ -1,5 +1,11 @@
 """Reads of tickets."""
 
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection
 from django.db.models import Count, QuerySet
 
 from tickets.models import Ticket
@@ -26,3 +32,66 @@ def pods_with_backlog() -> list[int]:
         .values_list("pod_id", flat=True)
         .distinct()
     )
+
+
+@dataclass(frozen=True)
+class AgentFacts:
+    agent_id: int
+    solved: int
+    median_handle_minutes: Decimal | None
+
+
+def agent_facts(*, start: datetime, end: datetime) -> list[AgentFacts]:
+    """Tickets each agent solved in [start, end) and their median handle time
+    (assigned to solved), computed in the database on PostgreSQL."""
+    solved = Ticket.objects.filter(
+        solved_at__gte=start, solved_at__lt=end, assignee__isnull=False
+    )
+    counts = dict(
+        solved.values_list("assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("assignee_id", "n")
+    )
+    medians = _median_handle_minutes(start=start, end=end)
+    return [
+        AgentFacts(
+            agent_id=agent_id, solved=n, median_handle_minutes=medians.get(agent_id)
+        )
+        for agent_id, n in sorted(counts.items())
+    ]
+
+
+MEDIAN_HANDLE_SQL = """
+    SELECT assignee_id,
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY EXTRACT(EPOCH FROM solved_at - assigned_at) / 60.0
+           )
+    FROM tickets_ticket
+    WHERE solved_at >= %s AND solved_at < %s
+      AND assignee_id IS NOT NULL AND assigned_at IS NOT NULL
+    GROUP BY assignee_id
+"""
+
+
+def _median_handle_minutes(*, start: datetime, end: datetime) -> dict[int, Decimal]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(MEDIAN_HANDLE_SQL, [start, end])
+            rows = cursor.fetchall()
+        return {agent: Decimal(str(round(value, 2))) for agent, value in rows}
+    # The embedded SQLite default has no percentile function; its data is small.
+    durations: dict[int, list[float]] = {}
+    pairs = Ticket.objects.filter(
+        solved_at__gte=start,
+        solved_at__lt=end,
+        assignee__isnull=False,
+        assigned_at__isnull=False,
+    ).values_list("assignee_id", "assigned_at", "solved_at")
+    for agent_id, assigned, solved in pairs:
+        durations.setdefault(agent_id, []).append(
+            (solved - assigned).total_seconds() / 60
+        )
+    return {
+        agent: Decimal(str(round(statistics.median(values), 2)))
+        for agent, values in durations.items()
+    }

@@ -50,3 +50,10 @@ def requeue_idle_tickets() -> int:
     now = timezone.now()
     idle = timedelta(minutes=settings.HELPDESK["IDLE_ASSIGNMENT_MINUTES"])
     return services.idle_tickets_requeue(idle_since=now - idle, now=now)
+
+
+@shared_task(name="tickets.recompute_proficiency")
+def recompute_proficiency() -> int:
+    """Nightly: score agents on the last 30 days of ticket facts."""
+    now = timezone.now()
+    return services.proficiency_recompute(period_end=now.date(), days=30, now=now)

@@ -5,7 +5,6 @@ Lives in tickets because a split moves open tickets with their customers."""
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-import pods.rules
 import pods.selectors
 import pods.services
 from tickets import services
@@ -24,7 +23,7 @@ class Command(BaseCommand):
             raise CommandError(f"no pod {pod!r}")
         try:
             plan = pods.selectors.pod_split_plan(pod=found)
-        except pods.rules.CannotSplit as exc:
+        except pods.selectors.CannotSplit as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"{found.name}: {plan.customers_total} customers, "

@@ -1,0 +1,93 @@
+"""Proficiency is recomputed from ticket facts; new hires fill the pod that needs
+them most."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+
+import pods.services
+import tickets.services
+from pods.models import Agent, AgentKpiSnapshot, Seat
+from tests import factories
+
+
+@pytest.mark.django_db
+class TestProficiencyRecompute:
+    def test_scores_agents_from_solved_tickets_and_sets_their_tier(self, now):
+        pod = factories.pod()
+        busy = factories.agent(pod=pod, capacity=50)
+        day = datetime.combine(now.date() - timedelta(days=1), time(12), tzinfo=UTC)
+        for number in range(40):
+            opened = tickets.services.ticket_open(
+                identities=[("EMAIL", f"c{number}@example.com")],
+                channel="EMAIL",
+                subject="s",
+                now=day,
+            )
+            tickets.services.ticket_solve(
+                ticket=opened.ticket, now=day + timedelta(minutes=4)
+            )
+
+        scored = tickets.services.proficiency_recompute(
+            period_end=now.date(), days=1, now=now
+        )
+
+        snapshot = AgentKpiSnapshot.objects.get(agent=busy)
+        busy.refresh_from_db()
+        assert scored == 1
+        assert snapshot.contacts_per_day == Decimal("40.00")
+        assert snapshot.handle_minutes == Decimal("4.00")
+        assert snapshot.csat is None
+        # 40/day meets the 40 target (1.0); 4 min beats the 8 min target (capped 1.2):
+        # (1.0 * 0.30 + 1.2 * 0.20) / 0.50 = 1.08 -> High
+        assert snapshot.score == Decimal("1.080")
+        assert busy.tier == "HIGH"
+        assert busy.proficiency_score == snapshot.score
+
+    def test_a_rerun_replaces_the_reading_for_the_same_period(self, now):
+        agent = factories.agent(pod=factories.pod())
+        values = {"handle_minutes": None, "csat": None, "one_touch_rate": None}
+
+        for contacts in (Decimal(10), Decimal(30)):
+            pods.services.agent_proficiency_record(
+                agent_id=agent.id,
+                contacts_per_day=contacts,
+                period_start=date(2026, 10, 1),
+                period_end=date(2026, 10, 31),
+                now=now,
+                **values,
+            )
+
+        snapshots = AgentKpiSnapshot.objects.filter(agent=agent)
+        assert snapshots.count() == 1
+        assert snapshots.get().contacts_per_day == Decimal(30)
+
+
+@pytest.mark.django_db
+class TestAgentHire:
+    def test_new_hire_fills_the_pod_with_most_open_seats(self):
+        crowded = factories.staffed_pod(size=9)
+        thin = factories.staffed_pod(size=3)
+
+        hired = factories.agent(pod=None)
+
+        assert hired.pod_id == thin.id
+        assert Seat.objects.get(agent=hired).pod_id == thin.id
+        assert crowded.seats.filter(agent__isnull=True).count() == 1
+
+    def test_ties_go_to_the_pod_lacking_the_hires_tier(self):
+        highs = factories.pod(target_size=4)
+        lows = factories.pod(target_size=4)
+        factories.agent(pod=highs, tier=Agent.Tier.HIGH)
+        factories.agent(pod=lows, tier=Agent.Tier.LOW)
+
+        hired = factories.agent(pod=None, tier=Agent.Tier.HIGH)
+
+        assert hired.pod_id == lows.id
+
+    def test_hire_joins_the_role_group(self):
+        lead = factories.agent(pod=factories.pod(), role=Agent.Role.LEAD)
+
+        assert list(lead.user.groups.values_list("name", flat=True)) == ["Pod leads"]
+        assert lead.pod.lead_id == lead.id
