@@ -41,7 +41,8 @@ help: ## Show the targets
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Python 3.11 or newer is needed as '$(PYTHON)'" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	@echo "$(PYTHON) -m venv $(VENV)"
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
 		echo "python3 -m venv failed; on Debian: apt-get install python3-venv" >&2; \
 		exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
