@@ -17,6 +17,13 @@ IDENTITY_KINDS = ("EMAIL", "PHONE", "CHAT", "SOCIAL", "ACCOUNT")
 TIERS = ("LOW", "MIDDLE", "HIGH")
 MAX_IDENTITY_LENGTH = 320
 OPAQUE_IDENTITY = re.compile(r"^[\w.:@+-]{1,200}$")
+# Host names only: letters and digits, inner hyphens, dot-separated. An addr-spec
+# domain may also hold "/", "%", "!" or "_", which no mail host has and which old
+# relays read as routing ("a@b.com%evil.test").
+EMAIL_LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"
+EMAIL_DOMAIN = re.compile(
+    rf"^(?:{EMAIL_LABEL}\.)+(?:[^\W\d_]{{2,63}}|xn--[a-z0-9-]{{1,59}})$"
+)
 SOCIAL_IDENTITY = re.compile(r"^[a-z0-9_-]{1,40}:[\w.@+-]{1,200}$")
 
 
@@ -58,11 +65,7 @@ def normalise_email(value: str) -> str:
         address = Address(addr_spec=value)
     except (HeaderParseError, ValueError, IndexError) as exc:
         raise InvalidIdentity(f"{value!r} is not a valid email address") from exc
-    if (
-        not address.username
-        or "." not in address.domain
-        or address.domain.startswith(".")
-    ):
+    if not address.username or not EMAIL_DOMAIN.match(address.domain.lower()):
         raise InvalidIdentity(f"{value!r} has no valid domain")
     return f"{address.username}@{address.domain}".lower()
 
@@ -91,6 +94,7 @@ def choose_pod_for_new_customer(pods: Iterable[PodLoad]) -> int | None:
     """The open pod with the fewest customers per active agent (ties: lowest id).
 
     A pod with no active agent is only chosen when no pod has one."""
+    pods = list(pods)  # read twice below: a generator would be empty the second time
     staffed = [pod for pod in pods if pod.active_agents > 0]
     candidates = staffed or list(pods)
     if not candidates:
@@ -184,35 +188,65 @@ def divide_members(*, members: Sequence[Member], lead_id: int | None) -> MemberD
         staying.append(lead_id)
     moving_books = new_lead.primary_customers
     staying_books = sum(m.primary_customers for m in members if m.agent_id == lead_id)
+    tier_of = {m.agent_id: m.tier for m in members}
+    moving_mix, staying_mix = (
+        tier_mix(tier_of[a] for a in moving),
+        tier_mix(tier_of[a] for a in staying),
+    )
     rest = [m for m in candidates if m.agent_id != new_lead.agent_id]
-    for tier in reversed(TIERS):
-        in_tier = sorted(
+    in_tiers = {
+        tier: sorted(
             (m for m in rest if m.tier == tier),
             key=lambda m: (-m.primary_customers, m.agent_id),
         )
-        for member in in_tier:
-            goes = _next_side(
-                moving=len(moving),
-                staying=len(staying),
-                moving_books=moving_books,
-                staying_books=staying_books,
-            )
-            if goes:
-                moving.append(member.agent_id)
-                moving_books += member.primary_customers
-            else:
-                staying.append(member.agent_id)
-                staying_books += member.primary_customers
+        for tier in reversed(TIERS)
+    }
+    # The two leads are placed first; when their tiers differ, the next member of
+    # each of those tiers has only one side to go to. Deal those before anyone
+    # else: dealt later, they can land on the side that just grew, and the halves
+    # end two apart.
+    order = [
+        in_tier.pop(0)
+        for tier, in_tier in in_tiers.items()
+        if in_tier and moving_mix[tier] != staying_mix[tier]
+    ]
+    order += [m for in_tier in in_tiers.values() for m in in_tier]
+    for member in order:
+        goes = _next_side(
+            tier_moving=moving_mix[member.tier],
+            tier_staying=staying_mix[member.tier],
+            moving=len(moving),
+            staying=len(staying),
+            moving_books=moving_books,
+            staying_books=staying_books,
+        )
+        if goes:
+            moving.append(member.agent_id)
+            moving_mix[member.tier] += 1
+            moving_books += member.primary_customers
+        else:
+            staying.append(member.agent_id)
+            staying_mix[member.tier] += 1
+            staying_books += member.primary_customers
     return MemberDivision(
         new_lead_id=new_lead.agent_id, moving=tuple(moving), staying=tuple(staying)
     )
 
 
 def _next_side(
-    *, moving: int, staying: int, moving_books: int, staying_books: int
+    *,
+    tier_moving: int,
+    tier_staying: int,
+    moving: int,
+    staying: int,
+    moving_books: int,
+    staying_books: int,
 ) -> bool:
-    """True when the next member should go to the new pod: the smaller side first,
-    then the side with fewer customers to follow."""
+    """True when the next member should go to the new pod: the side with fewer of
+    the member's tier first, then the smaller side, then the side with fewer
+    customers to follow."""
+    if tier_moving != tier_staying:
+        return tier_moving < tier_staying
     if moving != staying:
         return moving < staying
     return moving_books <= staying_books
