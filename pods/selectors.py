@@ -310,16 +310,22 @@ def pod_split_plan(*, pod: Pod) -> SplitPlan:
         )
         .order_by("hired_on", "id")
     )
+    # Seniority is the hire date: members hired the same day share a rank, so the
+    # rule breaks their tie by proficiency, not by row id.
+    hire_ranks = {
+        hired_on: rank
+        for rank, hired_on in enumerate(sorted({agent.hired_on for agent in facts}))
+    }
     members = [
         rules.Member(
             agent_id=agent.id,
             role=agent.role,
             tier=agent.tier,
-            hired_rank=rank,
+            hired_rank=hire_ranks[agent.hired_on],
             score=agent.proficiency_score,
             primary_customers=agent.books,
         )
-        for rank, agent in enumerate(facts)
+        for agent in facts
     ]
     division = rules.divide_members(members=members, lead_id=pod.lead_id)
     categories = split_customer_categories(pod=pod, division=division)
