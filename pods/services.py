@@ -640,6 +640,11 @@ def pod_split_move_batch(*, split: PodSplit, limit: int, now: datetime) -> Split
 
     Call inside the caller's transaction, so whatever follows the customers (their
     open tickets) moves in the same commit. An empty batch means all have moved."""
+    # A duplicate delivery of the split task may run this split alongside. Holding
+    # the split row until commit makes their batches take turns: each reads which
+    # customers are still to move only after the other's batch has committed, so
+    # no customer is counted (or its counter moved) twice.
+    PodSplit.objects.select_for_update().values_list("id").get(id=split.id)
     moving_agents = tuple(split.plan.get("moving_agents", ()))
     ids = selectors.split_planned_customer_ids(split=split, limit=limit)
     batch = SplitBatch(

@@ -247,9 +247,27 @@ def pod_split_run(*, split_id: int, now: datetime) -> int:
             tickets = _tickets_follow_customers(batch=batch)
             pods.services.pod_split_tickets_moved(split=split, count=tickets)
         moved += len(batch.customer_ids)
+    _tickets_of_staying_customers_requeue(split=split)
     pods.services.pod_split_finish(split_id=split_id, now=now)
     logger.info("pod split %s finished: %s customers moved", split_id, moved)
     return moved
+
+
+def _tickets_of_staying_customers_requeue(*, split) -> int:
+    """Return to the old pod's queue the open tickets of customers who stayed but
+    whose agent moved: the agent can no longer see the old pod's tickets. Runs
+    after the last batch, when every ticket still in the old pod belongs to a
+    customer who stays; a rerun finds nothing left to do."""
+    with transaction.atomic():
+        return _open_tickets_move(
+            tickets=Ticket.objects.filter(
+                pod_id=split.source_id,
+                status__in=Ticket.OPEN_STATUSES,
+                assignee_id__in=split.plan.get("moving_agents", ()),
+            ),
+            to_pod_id=split.source_id,
+            keep=set(),
+        )
 
 
 def _tickets_follow_customers(*, batch: pods.services.SplitBatch) -> int:
