@@ -259,12 +259,20 @@ def _tickets_of_staying_customers_requeue(*, split) -> int:
     after the last batch, when every ticket still in the old pod belongs to a
     customer who stays; a rerun finds nothing left to do."""
     with transaction.atomic():
-        return _open_tickets_move(
-            tickets=Ticket.objects.filter(
+        # Locked first: a duplicate run of the split reaching this step at the
+        # same time waits, then finds the tickets unassigned, instead of freeing
+        # the same agents' slots a second time.
+        held = list(
+            Ticket.objects.select_for_update()
+            .filter(
                 pod_id=split.source_id,
                 status__in=Ticket.OPEN_STATUSES,
                 assignee_id__in=split.plan.get("moving_agents", ()),
-            ),
+            )
+            .values_list("id", flat=True)
+        )
+        return _open_tickets_move(
+            tickets=Ticket.objects.filter(id__in=held),
             to_pod_id=split.source_id,
             keep=set(),
         )
