@@ -1,6 +1,7 @@
 """Writes of tickets: open a ticket routed to its customer's pod, solve it, and the
 orchestrations that move tickets with their customers (pod splits, merges)."""
 
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,7 +119,13 @@ def backlog_drain(*, pod_id: int, now: datetime) -> int:
                 )
                 .order_by("created_at", "id")[:BACKLOG_BATCH]
             )
-            taken = sum(_ticket_offer(ticket=ticket, now=now) for ticket in backlog)
+            # Stop at the first ticket nobody can take: the pod has no free agent.
+            taken = sum(
+                1
+                for _ in itertools.takewhile(
+                    lambda ticket: _ticket_offer(ticket=ticket, now=now), backlog
+                )
+            )
         assigned += taken
         if taken < len(backlog) or len(backlog) < BACKLOG_BATCH:
             return assigned
