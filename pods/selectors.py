@@ -50,6 +50,39 @@ def pod_loads() -> list[rules.PodLoad]:
     ]
 
 
+def owners_by_identities(
+    *, identities: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], "Owner"]:
+    """Map each known (kind, normalised value) to the pod and primary agent of its
+    customer, in one query; merged customers resolve to the customer they were
+    merged into (one more query, only for them)."""
+    if not identities:
+        return {}
+    condition = Q()
+    for kind, value in identities:
+        condition |= Q(kind=kind, value=value)
+    found = (
+        CustomerIdentity.objects.filter(condition)
+        .order_by()
+        .values_list(
+            "kind",
+            "value",
+            "customer_id",
+            "customer__merged_into_id",
+            "customer__pod_id",
+            "customer__primary_agent_id",
+        )
+    )
+    return {
+        (kind, value): (
+            customer_owner(customer_id=merged)
+            if merged
+            else Owner(customer_id=customer, pod_id=pod, primary_agent_id=primary)
+        )
+        for kind, value, customer, merged, pod, primary in found
+    }
+
+
 def customers_by_identities(
     *, identities: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
@@ -138,10 +171,13 @@ def agent_load(*, agent_id: int | None, pod_id: int) -> rules.AgentLoad | None:
 
 def agent_for_contact(*, owner: Owner) -> int | None:
     """The agent who should take this customer's contact, or None for the queue."""
-    return rules.choose_agent(
-        previous=agent_load(agent_id=owner.primary_agent_id, pod_id=owner.pod_id),
-        members=agent_loads(pod_id=owner.pod_id),
+    members = agent_loads(pod_id=owner.pod_id)
+    # An agent who is not online cannot take the contact anyway, so the previous
+    # agent is looked for among the online members: no query of their own.
+    previous = next(
+        (agent for agent in members if agent.agent_id == owner.primary_agent_id), None
     )
+    return rules.choose_agent(previous=previous, members=members)
 
 
 def agent_for_user(*, user_id: int) -> Agent | None:
@@ -196,10 +232,16 @@ def split_for_run(*, split_id: int) -> PodSplit:
     )
 
 
-def split_planned_customer_ids(*, split: PodSplit, limit: int) -> list[int]:
-    """The next planned customers still in the source pod, in id order."""
+def split_planned_customer_ids(
+    *, split: PodSplit, limit: int, after: int = 0
+) -> list[int]:
+    """The next planned customers still in the source pod, in id order, from
+    after `after` (the last id of the previous batch: earlier ids are not scanned
+    again)."""
     return list(
-        PodSplitCustomer.objects.filter(split=split, customer__pod_id=split.source_id)
+        PodSplitCustomer.objects.filter(
+            split=split, customer_id__gt=after, customer__pod_id=split.source_id
+        )
         .order_by("customer_id")
         .values_list("customer_id", flat=True)[:limit]
     )
@@ -297,19 +339,19 @@ def pod_split_plan(*, pod: Pod) -> SplitPlan:
     """What a split of the pod would do now, without changing anything.
 
     Raises rules.CannotSplit."""
-    facts = list(
-        active_members(pod_id=pod.id)
-        .annotate(
-            books=Count(
-                "primary_customers",
-                filter=Q(
-                    primary_customers__pod_id=pod.id,
-                    primary_customers__merged_into=None,
-                ),
-            )
-        )
-        .order_by("hired_on", "id")
+    facts = list(active_members(pod_id=pod.id).order_by("hired_on", "id"))
+    # Counted from the pod's customers (index on pod, primary agent), not by joining
+    # agents to every customer they are primary for.
+    books = dict(
+        Customer.objects.active()
+        .filter(pod_id=pod.id)
+        .order_by()
+        .values_list("primary_agent_id")
+        .annotate(n=Count("id"))
+        .values_list("primary_agent_id", "n")
     )
+    for agent in facts:
+        agent.books = books.get(agent.id, 0)
     # Seniority is the hire date: members hired the same day share a rank, so the
     # rule breaks their tie by proficiency, not by row id.
     hire_ranks = {
@@ -328,8 +370,13 @@ def pod_split_plan(*, pod: Pod) -> SplitPlan:
         for agent in facts
     ]
     division = rules.divide_members(members=members, lead_id=pod.lead_id)
-    categories = split_customer_categories(pod=pod, division=division)
-    counts = {name: qs.count() for name, qs in categories.items()}
+    follow_moving = sum(books.get(a, 0) for a in division.moving)
+    follow_staying = sum(books.get(a, 0) for a in division.staying)
+    counts = {
+        "follow_moving": follow_moving,
+        "unowned": sum(books.values()) - follow_moving - follow_staying,
+        "follow_staying": follow_staying,
+    }
     customers = rules.divide_customers(total=sum(counts.values()), **counts)
     tiers = {m.agent_id: m.tier for m in members}
     return SplitPlan(

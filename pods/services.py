@@ -107,6 +107,7 @@ class Identification:
     customer_id: int
     pod_id: int
     created: bool
+    primary_agent_id: int | None = None
     possible_duplicates: tuple[int, ...] = field(default=())
 
 
@@ -155,7 +156,7 @@ def customer_identify(
     Unknown identities are attached to a found customer only when `trusted` (the
     channel authenticated them). Raises InvalidContact, NoPodAvailable."""
     normalised = identities_normalise(identities=identities)
-    known = selectors.customers_by_identities(identities=normalised)
+    known = selectors.owners_by_identities(identities=normalised)
     if known:
         return _identify_known(
             normalised=normalised, known=known, trusted=trusted, now=now
@@ -167,7 +168,7 @@ def customer_identify(
     except IntegrityError:
         # A concurrent first contact created the customer between our read and our
         # insert; the unique (kind, value) constraint made ours fail. Use theirs.
-        known = selectors.customers_by_identities(identities=normalised)
+        known = selectors.owners_by_identities(identities=normalised)
         if not known:
             raise
         return _identify_known(
@@ -191,9 +192,14 @@ def contact_route(
     found = customer_identify(
         identities=identities, now=now, display_name=display_name, trusted=trusted
     )
-    owner = selectors.customer_owner(
-        customer_id=found.customer_id, for_update=lock_customer
-    )
+    if lock_customer:
+        owner = selectors.customer_owner(customer_id=found.customer_id, for_update=True)
+    else:
+        owner = selectors.Owner(
+            customer_id=found.customer_id,
+            pod_id=found.pod_id,
+            primary_agent_id=found.primary_agent_id,
+        )
     return Route(
         customer_id=owner.customer_id,
         pod_id=owner.pod_id,
@@ -205,12 +211,15 @@ def contact_route(
 def _identify_known(
     *,
     normalised: list[tuple[str, str]],
-    known: dict[tuple[str, str], int],
+    known: dict[tuple[str, str], selectors.Owner],
     trusted: bool,
     now: datetime,
 ) -> Identification:
-    first = next(known[pair] for pair in normalised if pair in known)
-    others = tuple(sorted({cid for cid in known.values() if cid != first}))
+    owner = next(known[pair] for pair in normalised if pair in known)
+    first = owner.customer_id
+    others = tuple(
+        sorted({o.customer_id for o in known.values() if o.customer_id != first})
+    )
     for other in others:
         evidence = ", ".join(f"{kind.lower()} {value}" for (kind, value) in known)
         _possible_duplicate_record(
@@ -219,12 +228,12 @@ def _identify_known(
     if trusted:
         unknown = [pair for pair in normalised if pair not in known]
         _identities_attach(customer_id=first, identities=unknown, now=now)
-    owner = selectors.customer_owner(customer_id=first)
     return Identification(
         customer_id=first,
         pod_id=owner.pod_id,
         created=False,
         possible_duplicates=others,
+        primary_agent_id=owner.primary_agent_id,
     )
 
 
@@ -635,8 +644,11 @@ class SplitBatch:
     moving_agent_ids: tuple[int, ...]
 
 
-def pod_split_move_batch(*, split: PodSplit, limit: int, now: datetime) -> SplitBatch:
-    """Move the next planned customers to the new pod, with their history rows.
+def pod_split_move_batch(
+    *, split: PodSplit, limit: int, now: datetime, after: int = 0
+) -> SplitBatch:
+    """Move the next planned customers (ids above `after`) to the new pod, with
+    their history rows.
 
     Call inside the caller's transaction, so whatever follows the customers (their
     open tickets) moves in the same commit. An empty batch means all have moved."""
@@ -646,13 +658,67 @@ def pod_split_move_batch(*, split: PodSplit, limit: int, now: datetime) -> Split
     # no customer is counted (or its counter moved) twice.
     PodSplit.objects.select_for_update().values_list("id").get(id=split.id)
     moving_agents = tuple(split.plan.get("moving_agents", ()))
-    ids = selectors.split_planned_customer_ids(split=split, limit=limit)
+    ids = selectors.split_planned_customer_ids(split=split, limit=limit, after=after)
     batch = SplitBatch(
         customer_ids=ids, new_pod_id=split.new_pod_id, moving_agent_ids=moving_agents
     )
     if not ids:
         return batch
+    if connection.vendor == "postgresql":
+        _split_batch_move_sql(
+            split=split, ids=ids, moving_agents=moving_agents, now=now
+        )
+    else:
+        _split_batch_move_orm(
+            split=split, ids=ids, moving_agents=moving_agents, now=now
+        )
+    Pod.objects.filter(id=split.source_id).update(
+        customer_count=F("customer_count") - len(ids)
+    )
+    Pod.objects.filter(id=split.new_pod_id).update(
+        customer_count=F("customer_count") + len(ids)
+    )
+    PodSplit.objects.filter(id=split.id).update(
+        customers_moved=F("customers_moved") + len(ids)
+    )
+    return batch
+
+
+def _split_batch_move_sql(
+    *, split: PodSplit, ids: list[int], moving_agents: tuple[int, ...], now: datetime
+) -> None:
+    # One statement per table, the ids as one array parameter: no model instances
+    # and no 5,000-placeholder IN lists to compile.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Customer._meta.db_table} SET pod_id = %s,"  # noqa: S608 - table from model meta
+            " primary_agent_id = CASE WHEN primary_agent_id = ANY(%s)"
+            " THEN primary_agent_id END"
+            " WHERE id = ANY(%s) AND pod_id = %s",
+            [split.new_pod_id, list(moving_agents), ids, split.source_id],
+        )
+        cursor.execute(
+            f"INSERT INTO {CustomerAssignment._meta.db_table}"  # noqa: S608 - table from model meta
+            " (customer_id, from_pod_id, to_pod_id, split_id, reason, at)"
+            " SELECT moved, %s, %s, %s, %s, %s FROM unnest(%s::bigint[]) AS moved"
+            " ON CONFLICT DO NOTHING",
+            [
+                split.source_id,
+                split.new_pod_id,
+                split.id,
+                CustomerAssignment.Reason.SPLIT,
+                now,
+                ids,
+            ],
+        )
+
+
+def _split_batch_move_orm(
+    *, split: PodSplit, ids: list[int], moving_agents: tuple[int, ...], now: datetime
+) -> None:
+    """The same moves for the embedded SQLite default (no arrays, no unnest)."""
     moved = Customer.objects.filter(id__in=ids, pod_id=split.source_id)
+    # Customers whose agent stays lose their primary agent; followers keep theirs.
     moved.exclude(primary_agent_id__in=moving_agents).update(
         pod_id=split.new_pod_id, primary_agent=None
     )
@@ -672,16 +738,6 @@ def pod_split_move_batch(*, split: PodSplit, limit: int, now: datetime) -> Split
         batch_size=2000,
         ignore_conflicts=True,
     )
-    Pod.objects.filter(id=split.source_id).update(
-        customer_count=F("customer_count") - len(ids)
-    )
-    Pod.objects.filter(id=split.new_pod_id).update(
-        customer_count=F("customer_count") + len(ids)
-    )
-    PodSplit.objects.filter(id=split.id).update(
-        customers_moved=F("customers_moved") + len(ids)
-    )
-    return batch
 
 
 def pod_split_tickets_moved(*, split: PodSplit, count: int) -> None:

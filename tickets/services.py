@@ -244,16 +244,18 @@ def pod_split_run(*, split_id: int, now: datetime) -> int:
     if split.state == split.State.DONE:
         return 0
     moved = 0
+    after = 0
     while True:
         with transaction.atomic():
             batch = pods.services.pod_split_move_batch(
-                split=split, limit=SPLIT_BATCH_SIZE, now=now
+                split=split, limit=SPLIT_BATCH_SIZE, now=now, after=after
             )
             if not batch.customer_ids:
                 break
             tickets = _tickets_follow_customers(batch=batch)
             pods.services.pod_split_tickets_moved(split=split, count=tickets)
         moved += len(batch.customer_ids)
+        after = batch.customer_ids[-1]
     _tickets_of_staying_customers_requeue(split=split)
     pods.services.pod_split_finish(split_id=split_id, now=now)
     logger.info("pod split %s finished: %s customers moved", split_id, moved)

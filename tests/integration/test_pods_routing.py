@@ -241,7 +241,7 @@ class TestContactRoute:
         tickets.services.ticket_solve(ticket=ticket, now=now)
 
         # identity, owner (identify), owner (route), previous agent, pod's agents
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(2):
             route = pods.services.contact_route(
                 identities=[("EMAIL", "ann@example.com"), ("PHONE", "07700900123")],
                 now=now,
@@ -257,7 +257,7 @@ class TestContactRoute:
 
         # identities, savepoint, pod loads, customer, identities, history,
         # counter, threshold check, release, owner, pod's agents
-        with django_assert_num_queries(11):
+        with django_assert_num_queries(10):
             route = pods.services.contact_route(
                 identities=[("EMAIL", "new@example.com"), ("PHONE", "07700900123")],
                 now=now,
