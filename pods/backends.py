@@ -35,6 +35,5 @@ class PodScopeBackend(ModelBackend):
     def home_pod_id(user_obj) -> int | None:
         """The user's pod, read once per user object (one request)."""
         if not hasattr(user_obj, "_home_pod_id"):
-            agent = selectors.agent_for_user(user_id=user_obj.pk)
-            user_obj._home_pod_id = agent.pod_id if agent else None
+            user_obj._home_pod_id = selectors.home_pod_id(user_id=user_obj.pk)
         return user_obj._home_pod_id

@@ -40,5 +40,4 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def home_pod_id(self, user_id: int) -> int | None:
-        agent = selectors.agent_for_user(user_id=user_id)
-        return agent.pod_id if agent else None
+        return selectors.home_pod_id(user_id=user_id)

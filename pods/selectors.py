@@ -150,25 +150,6 @@ def agent_loads(*, pod_id: int) -> list[rules.AgentLoad]:
     ]
 
 
-def agent_load(*, agent_id: int | None, pod_id: int) -> rules.AgentLoad | None:
-    if agent_id is None:
-        return None
-    row = (
-        Agent.objects.filter(id=agent_id, pod_id=pod_id, left_on__isnull=True)
-        .values_list("presence", "open_ticket_count", "capacity")
-        .first()
-    )
-    if row is None:
-        return None
-    presence, open_tickets, capacity = row
-    return rules.AgentLoad(
-        agent_id=agent_id,
-        presence=presence,
-        open_tickets=open_tickets,
-        capacity=capacity,
-    )
-
-
 def agent_for_contact(*, owner: Owner) -> int | None:
     """The agent who should take this customer's contact, or None for the queue."""
     members = agent_loads(pod_id=owner.pod_id)
@@ -178,6 +159,13 @@ def agent_for_contact(*, owner: Owner) -> int | None:
         (agent for agent in members if agent.agent_id == owner.primary_agent_id), None
     )
     return rules.choose_agent(previous=previous, members=members)
+
+
+def home_pod_id(*, user_id: int) -> int | None:
+    """The pod a user works in as an agent, or None."""
+    return (
+        Agent.objects.filter(user_id=user_id).values_list("pod_id", flat=True).first()
+    )
 
 
 def agent_for_user(*, user_id: int) -> Agent | None:
@@ -263,23 +251,6 @@ def customer_lookup(*, kind: str, value: str) -> Customer | None:
             id=customer.merged_into_id
         )
     return customer
-
-
-def customers_of_pod(*, pod_id: int) -> QuerySet[Customer]:
-    return (
-        Customer.objects.active()
-        .filter(pod_id=pod_id)
-        .select_related("primary_agent__user")
-    )
-
-
-def customer_counts_by_pod() -> dict[int, int]:
-    return dict(
-        Customer.objects.active()
-        .values_list("pod_id")
-        .annotate(n=Count("id"))
-        .values_list("pod_id", "n")
-    )
 
 
 def splits_stalled(*, requested_before) -> list[int]:

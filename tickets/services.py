@@ -159,43 +159,48 @@ def _ticket_offer(*, ticket: Ticket, now: datetime) -> bool:
 def agent_tickets_requeue(*, agent_id: int, now: datetime) -> int:
     """Return the agent's new and open tickets to their pod's queue (the agent went
     offline); pending tickets wait on the customer and stay. Return how many."""
-    with transaction.atomic():
-        locked = Ticket.objects.select_for_update().filter(
+    return _tickets_requeue(
+        tickets=Ticket.objects.select_for_update().filter(
             assignee_id=agent_id, status__in=BACKLOG_STATUSES
-        )
-        pod_ids = {pod_id for _, pod_id in locked.values_list("id", "pod_id")}
-        count = _tickets_unassign(tickets=locked, now=now)
-    for pod_id in pod_ids:
-        backlog_drain(pod_id=pod_id, now=now)
-    return count
+        ),
+        now=now,
+    )
 
 
 def idle_tickets_requeue(*, idle_since: datetime, now: datetime) -> int:
     """Return tickets whose agent has done nothing on them since `idle_since` to
-    their pod's queue, then let the pods' available agents take them."""
-    with transaction.atomic():
-        locked = Ticket.objects.select_for_update(skip_locked=True).filter(
+    their pod's queue. Return how many."""
+    return _tickets_requeue(
+        tickets=Ticket.objects.select_for_update(skip_locked=True).filter(
             assignee__isnull=False,
             status__in=BACKLOG_STATUSES,
             agent_active_at__lt=idle_since,
+        ),
+        now=now,
+    )
+
+
+def _tickets_requeue(*, tickets: QuerySet[Ticket], now: datetime) -> int:
+    """Unassign the tickets (a locking queryset), free their agents' slots, then let
+    each pod's available agents take them."""
+    with transaction.atomic():
+        # Lock by reading the rows; PostgreSQL refuses FOR UPDATE with GROUP BY.
+        rows = list(tickets.values_list("id", "pod_id"))
+        unassigned = Ticket.objects.filter(id__in=[ticket_id for ticket_id, _ in rows])
+        _assignee_slots_release(tickets=unassigned)
+        count = unassigned.update(
+            assignee=None, status=Ticket.Status.NEW, assigned_at=None, updated_at=now
         )
-        pod_ids = {pod_id for _, pod_id in locked.values_list("id", "pod_id")}
-        count = _tickets_unassign(tickets=locked, now=now)
-    for pod_id in pod_ids:
+    for pod_id in sorted({pod_id for _, pod_id in rows}):
         backlog_drain(pod_id=pod_id, now=now)
     return count
 
 
-def _tickets_unassign(*, tickets: QuerySet[Ticket], now: datetime) -> int:
-    """Unassign the tickets (call holding their row locks) and free their slots."""
-    # Lock by reading the ids; PostgreSQL refuses FOR UPDATE with GROUP BY.
-    tickets = Ticket.objects.filter(id__in=list(tickets.values_list("id", flat=True)))
-    held = tickets.values_list("assignee_id").annotate(n=Count("id"))
-    for agent_id, count in held.values_list("assignee_id", "n"):
+def _assignee_slots_release(*, tickets: QuerySet[Ticket]) -> None:
+    """Free one slot per ticket for each assignee (one UPDATE per agent)."""
+    held = tickets.filter(assignee__isnull=False).values_list("assignee_id")
+    for agent_id, count in held.annotate(n=Count("id")).values_list("assignee_id", "n"):
         pods.services.agent_load_release(agent_id=agent_id, count=count)
-    return tickets.update(
-        assignee=None, status=Ticket.Status.NEW, assigned_at=None, updated_at=now
-    )
 
 
 def backlogs_drain(*, now: datetime) -> int:
@@ -305,9 +310,7 @@ def _open_tickets_move(
     (agents of that pod); otherwise the ticket returns to the pod's queue and the
     assignee's slot is freed. Return how many tickets moved."""
     left_behind = tickets.filter(assignee__isnull=False).exclude(assignee_id__in=keep)
-    released = left_behind.values_list("assignee_id").annotate(n=Count("id"))
-    for agent_id, count in released.values_list("assignee_id", "n"):
-        pods.services.agent_load_release(agent_id=agent_id, count=count)
+    _assignee_slots_release(tickets=left_behind)
     requeued = left_behind.update(
         pod_id=to_pod_id, assignee=None, status=Ticket.Status.NEW, assigned_at=None
     )

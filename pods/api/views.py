@@ -27,19 +27,24 @@ class PodList(generics.ListAPIView):
         pods = selectors.pod_list()
         if self.request.user.has_perm("pods.view_all_pods"):
             return pods
-        return pods.filter(id=home_pod_id(self.request))
+        return pods.filter(id=selectors.home_pod_id(user_id=self.request.user.pk))
+
+
+def visible_pod(request, pod_id: int) -> Pod:
+    """The pod, if the caller may see it; 404 otherwise (no existence oracle)."""
+    try:
+        pod = selectors.pod_detail(pod_id=pod_id)
+    except Pod.DoesNotExist:
+        raise Http404 from None
+    require_perm(request, "pods.view_pod", pod)
+    return pod
 
 
 class PodDetail(generics.RetrieveAPIView):
     serializer_class = serializers.PodOutput
 
     def get_object(self):
-        try:
-            pod = selectors.pod_detail(pod_id=self.kwargs["pod_id"])
-        except Pod.DoesNotExist:
-            raise Http404 from None
-        require_perm(self.request, "pods.view_pod", pod)
-        return pod
+        return visible_pod(self.request, self.kwargs["pod_id"])
 
 
 class PodAgents(generics.ListAPIView):
@@ -47,13 +52,8 @@ class PodAgents(generics.ListAPIView):
     pagination_class = None
 
     def get_queryset(self):
-        pod = PodDetail(request=self.request, kwargs=self.kwargs).get_object()
+        pod = visible_pod(self.request, self.kwargs["pod_id"])
         return selectors.pod_members(pod_id=pod.id)
-
-
-def home_pod_id(request) -> int | None:
-    agent = selectors.agent_for_user(user_id=request.user.pk)
-    return agent.pod_id if agent else None
 
 
 class CustomerLookup(APIView):
@@ -100,12 +100,9 @@ class RoutingPreview(APIView):
         except services.InvalidContact as exc:
             raise ValidationError({"identities": [str(exc)]}) from exc
         preview = selectors.route_preview(identities=normalised)
-        if (
-            preview.pod_id is not None
-            and not request.user.has_perm("pods.view_all_pods")
-            and preview.pod_id != home_pod_id(request)
-        ):
-            raise Http404
+        if preview.pod_id is not None:
+            # The backend decides scope; an unsaved Pod carries only the id it needs.
+            require_perm(request, "pods.view_pod", Pod(pk=preview.pod_id))
         return Response(serializers.RoutingPreviewOutput(preview.as_dict()).data)
 
 
