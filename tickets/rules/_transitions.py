@@ -1,4 +1,4 @@
-"""Pure rules of tickets: status transitions (SLA maths arrives with multichannel)."""
+"""Status transitions of a ticket."""
 
 OPEN_STATUSES = frozenset({"NEW", "OPEN", "PENDING"})
 TRANSITIONS = {
