@@ -16,6 +16,7 @@ import pods.outbound
 import pods.services
 import tickets.selectors
 import tickets.services
+import tickets.services._pod_moves
 from pods import rules
 from pods.models import (
     Agent,
@@ -310,7 +311,7 @@ class TestPodSplitRun:
         self, now, mercury, queued_split, monkeypatch
     ):
         before = facts_before(mercury)
-        monkeypatch.setattr(tickets.services, "SPLIT_BATCH_SIZE", 30)
+        monkeypatch.setattr(tickets.services._pod_moves, "SPLIT_BATCH_SIZE", 30)
         tickets_moved = pods.services.pod_split_tickets_moved
         calls = []
 
@@ -342,7 +343,7 @@ class TestPodSplitRun:
     ):
         venus = factories.staffed_pod(size=4, name="Venus")
         before = facts_before(mercury)
-        monkeypatch.setattr(tickets.services, "SPLIT_BATCH_SIZE", 40)
+        monkeypatch.setattr(tickets.services._pod_moves, "SPLIT_BATCH_SIZE", 40)
         move_batch = pods.services.pod_split_move_batch
         batches, contacts = [], {}
 
@@ -395,7 +396,7 @@ class TestPodSplitRunTwiceAtOnce:
         mercury = request.getfixturevalue("mercury")
         split = PodSplit.objects.get(source=mercury, state=PodSplit.State.QUEUED)
         before = facts_before(mercury)
-        monkeypatch.setattr(tickets.services, "SPLIT_BATCH_SIZE", 10)
+        monkeypatch.setattr(tickets.services._pod_moves, "SPLIT_BATCH_SIZE", 10)
 
         results = run_concurrently(
             lambda index: tickets.services.pod_split_run(split_id=split.id, now=now),

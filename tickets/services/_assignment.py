@@ -1,12 +1,10 @@
-"""Writes of tickets: open a ticket routed to its customer's pod, solve it, and the
-orchestrations that move tickets with their customers (pod splits, merges)."""
+"""Open and solve tickets, and the assignment loop: a pod's backlog is drained
+whenever an agent can take work, and tickets of absent agents return to it."""
 
 import itertools
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count, QuerySet
@@ -15,14 +13,7 @@ import pods.selectors
 import pods.services
 from tickets import rules, selectors
 from tickets.models import Ticket
-
-logger = logging.getLogger(__name__)
-
-SPLIT_BATCH_SIZE = 5000  # customers per transaction: short locks, bounded memory
-
-
-class TicketsError(Exception):
-    """Base of the errors raised by tickets services."""
+from tickets.services._errors import TicketsError
 
 
 class TransitionRefused(TicketsError):
@@ -187,7 +178,7 @@ def _tickets_requeue(*, tickets: QuerySet[Ticket], now: datetime) -> int:
         # Lock by reading the rows; PostgreSQL refuses FOR UPDATE with GROUP BY.
         rows = list(tickets.values_list("id", "pod_id"))
         unassigned = Ticket.objects.filter(id__in=[ticket_id for ticket_id, _ in rows])
-        _assignee_slots_release(tickets=unassigned)
+        assignee_slots_release(tickets=unassigned)
         count = unassigned.update(
             assignee=None, status=Ticket.Status.NEW, assigned_at=None, updated_at=now
         )
@@ -196,7 +187,7 @@ def _tickets_requeue(*, tickets: QuerySet[Ticket], now: datetime) -> int:
     return count
 
 
-def _assignee_slots_release(*, tickets: QuerySet[Ticket]) -> None:
+def assignee_slots_release(*, tickets: QuerySet[Ticket]) -> None:
     """Free one slot per ticket for each assignee (one UPDATE per agent)."""
     held = tickets.filter(assignee__isnull=False).values_list("assignee_id")
     for agent_id, count in held.annotate(n=Count("id")).values_list("assignee_id", "n"):
@@ -209,135 +200,6 @@ def backlogs_drain(*, now: datetime) -> int:
         backlog_drain(pod_id=pod_id, now=now)
         for pod_id in selectors.pods_with_backlog()
     )
-
-
-# --- Proficiency ------------------------------------------------------------------
-
-
-def proficiency_recompute(*, period_end: date, days: int, now: datetime) -> int:
-    """Score every agent who solved tickets in the `days` before period_end from
-    ticket facts; return how many were scored. CSAT and one-touch resolution join
-    the score once surveys and messages exist (a KPI without a reading is left out
-    by the scoring rule)."""
-    end = datetime.combine(period_end, time.min, tzinfo=UTC)
-    start = end - timedelta(days=days)
-    facts = selectors.agent_facts(start=start, end=end)
-    for fact in facts:
-        pods.services.agent_proficiency_record(
-            agent_id=fact.agent_id,
-            contacts_per_day=Decimal(fact.solved) / days,
-            handle_minutes=fact.median_handle_minutes,
-            csat=None,
-            one_touch_rate=None,
-            period_start=start.date(),
-            period_end=period_end,
-            now=now,
-        )
-    return len(facts)
-
-
-# --- Orchestrations across pods and tickets ------------------------------------------
-
-
-def pod_split_run(*, split_id: int, now: datetime) -> int:
-    """Run a queued pod split to the end; return how many customers moved.
-
-    Each batch moves customers and their open tickets in one transaction, so the
-    data is consistent after any batch and a rerun (after a crash, or a duplicate
-    task) continues where the last committed batch ended."""
-    split = pods.services.pod_split_prepare(split_id=split_id, now=now)
-    if split.state == split.State.DONE:
-        return 0
-    moved = 0
-    after = 0
-    while True:
-        with transaction.atomic():
-            batch = pods.services.pod_split_move_batch(
-                split=split, limit=SPLIT_BATCH_SIZE, now=now, after=after
-            )
-            if not batch.customer_ids:
-                break
-            tickets = _tickets_follow_customers(batch=batch)
-            pods.services.pod_split_tickets_moved(split=split, count=tickets)
-        moved += len(batch.customer_ids)
-        after = batch.customer_ids[-1]
-    _tickets_of_staying_customers_requeue(split=split)
-    pods.services.pod_split_finish(split_id=split_id, now=now)
-    logger.info("pod split %s finished: %s customers moved", split_id, moved)
-    return moved
-
-
-def _tickets_of_staying_customers_requeue(*, split) -> int:
-    """Return to the old pod's queue the open tickets of customers who stayed but
-    whose agent moved: the agent can no longer see the old pod's tickets. Runs
-    after the last batch, when every ticket still in the old pod belongs to a
-    customer who stays; a rerun finds nothing left to do."""
-    with transaction.atomic():
-        # Locked first: a duplicate run of the split reaching this step at the
-        # same time waits, then finds the tickets unassigned, instead of freeing
-        # the same agents' slots a second time.
-        held = list(
-            Ticket.objects.select_for_update()
-            .filter(
-                pod_id=split.source_id,
-                status__in=Ticket.OPEN_STATUSES,
-                assignee_id__in=split.plan.get("moving_agents", ()),
-            )
-            .values_list("id", flat=True)
-        )
-        return _open_tickets_move(
-            tickets=Ticket.objects.filter(id__in=held),
-            to_pod_id=split.source_id,
-            keep=set(),
-        )
-
-
-def _tickets_follow_customers(*, batch: pods.services.SplitBatch) -> int:
-    open_tickets = Ticket.objects.filter(
-        customer_id__in=batch.customer_ids, status__in=Ticket.OPEN_STATUSES
-    )
-    return _open_tickets_move(
-        tickets=open_tickets,
-        to_pod_id=batch.new_pod_id,
-        keep=set(batch.moving_agent_ids),
-    )
-
-
-def _open_tickets_move(
-    *, tickets: QuerySet[Ticket], to_pod_id: int, keep: set[int]
-) -> int:
-    """Move open tickets to another pod. Their assignee keeps them when in `keep`
-    (agents of that pod); otherwise the ticket returns to the pod's queue and the
-    assignee's slot is freed. Return how many tickets moved."""
-    left_behind = tickets.filter(assignee__isnull=False).exclude(assignee_id__in=keep)
-    _assignee_slots_release(tickets=left_behind)
-    requeued = left_behind.update(
-        pod_id=to_pod_id, assignee=None, status=Ticket.Status.NEW, assigned_at=None
-    )
-    followed = tickets.exclude(pod_id=to_pod_id).update(pod_id=to_pod_id)
-    return requeued + followed
-
-
-def customer_merge(*, source_id: int, target_id: int, now: datetime) -> None:
-    """Merge two customers and move the source's tickets onto the target, in one
-    transaction. Raises pods.services.MergeRefused."""
-    with transaction.atomic():
-        target = pods.services.customer_merge(
-            source_id=source_id, target_id=target_id, now=now
-        )
-        target_pod_agents = set(
-            pods.selectors.active_members(pod_id=target.pod_id).values_list(
-                "id", flat=True
-            )
-        )
-        _open_tickets_move(
-            tickets=Ticket.objects.filter(
-                customer_id=source_id, status__in=Ticket.OPEN_STATUSES
-            ),
-            to_pod_id=target.pod_id,
-            keep=target_pod_agents,
-        )
-        Ticket.objects.filter(customer_id=source_id).update(customer_id=target.id)
 
 
 def agent_loads_reconcile() -> int:

@@ -1,0 +1,29 @@
+"""Nightly proficiency: ticket facts turned into each agent's KPI readings."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pods.services
+from tickets import selectors
+
+
+def proficiency_recompute(*, period_end: date, days: int, now: datetime) -> int:
+    """Score every agent who solved tickets in the `days` before period_end from
+    ticket facts; return how many were scored. CSAT and one-touch resolution join
+    the score once surveys and messages exist (a KPI without a reading is left out
+    by the scoring rule)."""
+    end = datetime.combine(period_end, time.min, tzinfo=UTC)
+    start = end - timedelta(days=days)
+    facts = selectors.agent_facts(start=start, end=end)
+    for fact in facts:
+        pods.services.agent_proficiency_record(
+            agent_id=fact.agent_id,
+            contacts_per_day=Decimal(fact.solved) / days,
+            handle_minutes=fact.median_handle_minutes,
+            csat=None,
+            one_touch_rate=None,
+            period_start=start.date(),
+            period_end=period_end,
+            now=now,
+        )
+    return len(facts)
