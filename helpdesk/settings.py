@@ -203,6 +203,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.reconcile_agent_loads",
         "schedule": 3600.0,
     },
+    # Envelopes whose processing task never ran (broker down at commit, worker
+    # lost) and replies whose delivery task never ran.
+    "sweep-inbound": {"task": "tickets.sweep_inbound", "schedule": 30.0},
+    "sweep-outbound": {"task": "tickets.sweep_outbound", "schedule": 60.0},
+    "detect-sla-breaches": {"task": "tickets.detect_sla_breaches", "schedule": 60.0},
+    "advance-lifecycle": {"task": "tickets.advance_lifecycle", "schedule": 3600.0},
 }
 
 # --- Auth and permissions -----------------------------------------------------
@@ -350,5 +356,44 @@ LOGGING = {
 HELPDESK = {
     "DEMO_PASSWORD": os.environ.get("HELPDESK_DEMO_PASSWORD", "demo-pass-2026"),
     "IDLE_ASSIGNMENT_MINUTES": env_int("HELPDESK_IDLE_ASSIGNMENT_MINUTES", default=30),
+    # Replies go out from the pod's address: REPLY_ADDRESS with the pod as a
+    # plus tag (support+mercury@...). Message-IDs use the same domain.
+    "REPLY_ADDRESS": os.environ.get("HELPDESK_REPLY_ADDRESS", DEFAULT_FROM_EMAIL),
+    "MAX_INBOUND_BYTES": env_int("HELPDESK_MAX_INBOUND_BYTES", default=40 * 2**20),
+    "MAX_ATTACHMENT_BYTES": env_int(
+        "HELPDESK_MAX_ATTACHMENT_BYTES", default=25 * 2**20
+    ),
+    # A waiting envelope older than this is queued again by the sweep.
+    "INBOUND_RETRY_SECONDS": env_int("HELPDESK_INBOUND_RETRY_SECONDS", default=60),
+    "INBOUND_MAX_ATTEMPTS": env_int("HELPDESK_INBOUND_MAX_ATTEMPTS", default=5),
+    "PENDING_AUTO_SOLVE_DAYS": env_int("HELPDESK_PENDING_AUTO_SOLVE_DAYS", default=7),
+    "SOLVED_AUTO_CLOSE_DAYS": env_int("HELPDESK_SOLVED_AUTO_CLOSE_DAYS", default=4),
+    # Webhook signing secrets per channel; admin can add more (WebhookSecret).
+    "WEBHOOK_SECRETS": {
+        channel: os.environ.get(f"HELPDESK_WEBHOOK_SECRET_{channel}", "")
+        for channel in ("EMAIL", "SMS", "SOCIAL", "PHONE")
+    },
+    # IMAP over TLS for `manage.py fetch_mail`.
+    "IMAP": {
+        "HOST": os.environ.get("HELPDESK_IMAP_HOST", ""),
+        "PORT": env_int("HELPDESK_IMAP_PORT", default=993),
+        "USER": os.environ.get("HELPDESK_IMAP_USER", ""),
+        "PASSWORD": os.environ.get("HELPDESK_IMAP_PASSWORD", ""),
+        "FOLDER": os.environ.get("HELPDESK_IMAP_FOLDER", "INBOX"),
+        # After a message's envelope commits: "keep", "seen" or "delete".
+        "AFTER_STORE": os.environ.get("HELPDESK_IMAP_AFTER_STORE", "seen"),
+        "TLS": env_bool("HELPDESK_IMAP_TLS", default=True),
+        "CA_FILE": os.environ.get("HELPDESK_IMAP_CA_FILE", ""),
+    },
+    # Where SMS and social replies go: a dotted path per channel (a class with
+    # send(*, message) -> str). The logging provider records and sends nothing.
+    "REPLY_PROVIDERS": {
+        "SMS": os.environ.get(
+            "HELPDESK_SMS_PROVIDER", "tickets.outbound.LoggingReplyProvider"
+        ),
+        "SOCIAL": os.environ.get(
+            "HELPDESK_SOCIAL_PROVIDER", "tickets.outbound.LoggingReplyProvider"
+        ),
+    },
 }
 HELPDESK_PHONE_REGION = os.environ.get("HELPDESK_PHONE_REGION", "GB")

@@ -31,5 +31,6 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/", include("pods.api.urls")),
+    path("", include("tickets.urls")),
     path("", include("pods.urls")),
 ]

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, F, Q, QuerySet, When
 
 from pods import rules
 from pods.models import (
@@ -192,11 +192,33 @@ def pod_detail(*, pod_id: int) -> Pod:
     return Pod.objects.select_related("lead__user", "parent").get(id=pod_id)
 
 
+MEMBER_ROLE_ORDER = (Agent.Role.LEAD, Agent.Role.AGENT, Agent.Role.SPECIALIST)
+
+
 def pod_members(*, pod_id: int) -> QuerySet[Agent]:
+    """The pod's current members: its lead first, then by role (leads, agents,
+    specialists) and name."""
     return (
         Agent.objects.filter(pod_id=pod_id, left_on__isnull=True)
         .select_related("user")
-        .order_by("role", "user__last_name", "user__first_name", "id")
+        .annotate(
+            is_pod_lead=Case(When(pod__lead=F("pk"), then=0), default=1),
+            role_rank=Case(
+                *(
+                    When(role=role, then=rank)
+                    for rank, role in enumerate(MEMBER_ROLE_ORDER)
+                ),
+                default=len(MEMBER_ROLE_ORDER),
+            ),
+        )
+        .order_by(
+            "is_pod_lead",
+            "role_rank",
+            "user__last_name",
+            "user__first_name",
+            "user__username",
+            "id",
+        )
     )
 
 
@@ -376,3 +398,21 @@ def pod_by_id_or_name(*, reference: str) -> Pod | None:
     if reference.isdigit():
         return pods.filter(id=int(reference)).first()
     return pods.filter(name=reference).first()
+
+
+def pod_lead_user_id(*, pod_id: int) -> int | None:
+    """The user id of the pod's lead, to notify them directly."""
+    return (
+        Pod.objects.filter(id=pod_id, lead__isnull=False)
+        .values_list("lead__user_id", flat=True)
+        .first()
+    )
+
+
+def customer_identities(*, customer_id: int) -> list[tuple[str, str]]:
+    """The customer's identities (kind, normalised value), oldest first."""
+    return list(
+        CustomerIdentity.objects.filter(customer_id=customer_id)
+        .order_by("id")
+        .values_list("kind", "value")
+    )

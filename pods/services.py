@@ -905,3 +905,17 @@ def agent_proficiency_record(
         )
         Agent.objects.filter(id=agent_id).update(proficiency_score=score, tier=tier)
     return snapshot
+
+
+# --- Live events for the apps above ------------------------------------------------
+
+
+def pod_event_publish(*, pod_id: int, event: dict) -> None:
+    """Send a live event to everyone watching the pod, after commit. The apps above
+    pods publish through here so websocket group names live in one place."""
+    outbound.broadcast_on_commit(outbound.pod_group(pod_id), event)
+
+
+def user_event_publish(*, user_id: int, event: dict) -> None:
+    """Send a live event to one user's open pages, after commit."""
+    outbound.broadcast_on_commit(outbound.user_group(user_id), event)

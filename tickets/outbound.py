@@ -1,2 +1,234 @@
-"""Side effects of tickets that leave the process (email, broadcasts) arrive with
-the multichannel issue; tickets publish through pods' channel-layer helpers."""
+"""Side effects of tickets that leave the process: replies by email and through
+SMS and social providers, scheduled after commit, and their private tasks.
+
+Delivery is at least once: a worker that dies after the provider accepted a
+message but before the SENT state committed sends it again. Email carries the
+same Message-ID both times, so the receiving side can tell."""
+
+import logging
+import smtplib
+from datetime import datetime
+
+from celery import current_app, shared_task
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+import pods.selectors
+from tickets.models import Message, Ticket
+
+logger = logging.getLogger(__name__)
+
+DELIVER_EMAIL_TASK = "tickets.outbound.deliver_email"
+DELIVER_REPLY_TASK = "tickets.outbound.deliver_reply"
+PROCESS_ENVELOPE_TASK = "tickets.process_envelope"
+MAX_DELIVERY_ATTEMPTS = 8
+REFERENCES_KEPT = 20  # the newest ids; enough for any client to thread
+RETRYABLE = (smtplib.SMTPException, OSError, ConnectionError, TimeoutError)
+
+
+def enqueue_on_commit(task_name: str, **kwargs) -> None:
+    """Queue a task once the current transaction commits.
+
+    A broker failure is logged, not raised: the write has committed, and the
+    sweeps (tickets.sweep_inbound, tickets.sweep_outbound) find work whose task
+    never left."""
+
+    def send() -> None:
+        try:
+            current_app.tasks[task_name].apply_async(kwargs=kwargs)
+        except BrokerUnavailable:
+            logger.warning(
+                "could not queue %s %s; a sweep will retry", task_name, kwargs
+            )
+
+    transaction.on_commit(send)
+
+
+def envelope_process_enqueue(*, envelope_id: int) -> None:
+    enqueue_on_commit(PROCESS_ENVELOPE_TASK, envelope_id=envelope_id)
+
+
+def message_deliver(*, message_id: int, channel: str) -> None:
+    """Deliver an outbound message after commit, in its channel."""
+    if channel == Ticket.Channel.EMAIL:
+        enqueue_on_commit(DELIVER_EMAIL_TASK, message_id=message_id)
+    else:
+        enqueue_on_commit(DELIVER_REPLY_TASK, message_id=message_id)
+
+
+def deliveries_requeue(*, queued_before: datetime, limit: int = 500) -> int:
+    """Queue again the deliveries whose task never ran (broker down at commit)."""
+    waiting = list(
+        Message.objects.filter(
+            delivery=Message.Delivery.QUEUED, created_at__lt=queued_before
+        )
+        .order_by("created_at", "id")
+        .values_list("id", "channel")[:limit]
+    )
+    for message_id, channel in waiting:
+        with transaction.atomic():
+            message_deliver(message_id=message_id, channel=channel)
+    return len(waiting)
+
+
+# --- Email ----------------------------------------------------------------------
+
+
+@shared_task(name=DELIVER_EMAIL_TASK, bind=True, max_retries=MAX_DELIVERY_ATTEMPTS)
+def deliver_email(self, *, message_id: int) -> str:
+    """Send one email reply through Django's email backend, once."""
+    with transaction.atomic():
+        # Held while sending: a duplicate task for the same message waits here,
+        # then finds it SENT.
+        message = (
+            Message.objects.select_for_update()
+            .select_related("ticket")
+            .filter(id=message_id, delivery=Message.Delivery.QUEUED)
+            .first()
+        )
+        if message is None:
+            return "not queued"
+        try:
+            _reply_email(message).send()
+        except RETRYABLE as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        else:
+            _delivery_mark(message, state=Message.Delivery.SENT)
+            return "sent"
+    return _delivery_failed(self, message=message, error=error)
+
+
+def _delivery_failed(task, *, message: Message, error: str) -> str:
+    attempts = message.delivery_attempts + 1
+    final = attempts >= MAX_DELIVERY_ATTEMPTS
+    Message.objects.filter(id=message.id).update(
+        delivery_attempts=attempts,
+        delivery_error=error,
+        delivery=Message.Delivery.FAILED if final else Message.Delivery.QUEUED,
+    )
+    logger.warning(
+        "delivery of message %s failed (%s): %s", message.id, attempts, error
+    )
+    if final:
+        return "failed"
+    raise task.retry(countdown=min(30 * 2**attempts, 3600))
+
+
+def _delivery_mark(message: Message, *, state: str, external_id: str = "") -> None:
+    message.delivery = state
+    message.delivery_attempts += 1
+    message.delivery_error = ""
+    message.sent_at = timezone.now()
+    fields = ["delivery", "delivery_attempts", "delivery_error", "sent_at"]
+    if external_id:
+        message.external_id = external_id[:255]
+        fields.append("external_id")
+    message.save(update_fields=fields)
+
+
+def _reply_email(message: Message) -> EmailMessage:
+    ticket = message.ticket
+    thread = list(
+        Message.objects.filter(ticket_id=ticket.id, channel=Ticket.Channel.EMAIL)
+        .exclude(external_id="")
+        .exclude(id=message.id)
+        .order_by("created_at", "id")
+        .values_list("external_id", "direction", "author_address")
+    )
+    inbound = [row for row in thread if row[1] == Message.Direction.INBOUND]
+    headers = {
+        "Message-ID": message.external_id,
+        "X-Helpdesk-Ticket": str(ticket.id),
+    }
+    if inbound:
+        headers["In-Reply-To"] = inbound[-1][0]
+    if thread:
+        headers["References"] = " ".join(row[0] for row in thread[-REFERENCES_KEPT:])
+    recipient = inbound[-1][2] if inbound else _customer_email(ticket.customer_id)
+    return EmailMessage(
+        subject=_header_safe(f"Re: [#{ticket.id}] {ticket.subject}"),
+        body=message.text,
+        from_email=pod_reply_address(pod_id=ticket.pod_id),
+        to=[recipient],
+        headers=headers,
+    )
+
+
+def _customer_email(customer_id: int) -> str:
+    return next(
+        value
+        for kind, value in pods.selectors.customer_identities(customer_id=customer_id)
+        if kind == "EMAIL"
+    )
+
+
+def _header_safe(value: str) -> str:
+    # Django refuses CR/LF in headers (BadHeaderError); a subject from a customer
+    # may carry them or their Unicode cousins, so they become spaces here.
+    for breaker in ("\r", "\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c"):
+        value = value.replace(breaker, " ")
+    return value[:250]
+
+
+def pod_reply_address(*, pod_id: int) -> str:
+    """The pod's reply address: REPLY_ADDRESS with the pod as a plus tag."""
+    local, _, domain = settings.HELPDESK["REPLY_ADDRESS"].rpartition("@")
+    pod = pods.selectors.pod_by_id_or_name(reference=str(pod_id))
+    tag = "".join(
+        ch for ch in (pod.name if pod else str(pod_id)).lower() if ch.isalnum()
+    )
+    name = _header_safe(f"{pod.name} support" if pod else "Support").replace('"', "")
+    return f'"{name}" <{local}+{tag}@{domain}>'
+
+
+# --- SMS and social ---------------------------------------------------------------
+
+
+class LoggingReplyProvider:
+    """The default provider: records the reply in the log and sends nothing, so
+    the demo and tests need no account anywhere."""
+
+    def send(self, *, message: Message) -> str:
+        logger.info(
+            "reply %s on %s for ticket %s: %s",
+            message.id,
+            message.channel,
+            message.ticket_id,
+            message.text[:200],
+        )
+        return f"logged-{message.id}"
+
+
+def reply_provider(channel: str):
+    return import_string(settings.HELPDESK["REPLY_PROVIDERS"][channel])()
+
+
+@shared_task(name=DELIVER_REPLY_TASK, bind=True, max_retries=MAX_DELIVERY_ATTEMPTS)
+def deliver_reply(self, *, message_id: int) -> str:
+    """Send one SMS or social reply through the channel's provider, once."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .filter(id=message_id, delivery=Message.Delivery.QUEUED)
+            .first()
+        )
+        if message is None:
+            return "not queued"
+        if message.channel not in settings.HELPDESK["REPLY_PROVIDERS"]:
+            # Chat replies are delivered live by the chat consumer.
+            _delivery_mark(message, state=Message.Delivery.SENT)
+            return "sent"
+        try:
+            external_id = reply_provider(message.channel).send(message=message)
+        except RETRYABLE as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        else:
+            _delivery_mark(
+                message, state=Message.Delivery.SENT, external_id=external_id
+            )
+            return "sent"
+    return _delivery_failed(self, message=message, error=error)

@@ -4,9 +4,10 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db import OperationalError as DatabaseUnavailable
 from django.utils import timezone
 
-from tickets import services
+from tickets import outbound, services
 
 
 @shared_task(name="tickets.run_pod_split")
@@ -57,3 +58,39 @@ def recompute_proficiency() -> int:
     """Nightly: score agents on the last 30 days of ticket facts."""
     now = timezone.now()
     return services.proficiency_recompute(period_end=now.date(), days=30, now=now)
+
+
+# --- Intake and delivery ----------------------------------------------------------
+
+
+@shared_task(
+    name="tickets.process_envelope",
+    autoretry_for=(DatabaseUnavailable,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=None,
+)
+def process_envelope(*, envelope_id: int) -> str:
+    """Process one stored inbound envelope (queued after its commit)."""
+    return services.envelope_process(envelope_id=envelope_id, now=timezone.now()).state
+
+
+@shared_task(name="tickets.sweep_inbound")
+def sweep_inbound() -> int:
+    """Queue again envelopes whose processing never started."""
+    now = timezone.now()
+    wait = timedelta(seconds=settings.HELPDESK["INBOUND_RETRY_SECONDS"])
+    return services.envelopes_requeue(received_before=now - wait)
+
+
+@shared_task(name="tickets.sweep_outbound")
+def sweep_outbound() -> int:
+    """Queue again replies whose delivery task never ran."""
+    return outbound.deliveries_requeue(
+        queued_before=timezone.now() - timedelta(minutes=2)
+    )
+
+
+@shared_task(name="tickets.detect_sla_breaches")
+def detect_sla_breaches() -> int:
+    return services.sla_breaches_detect(now=timezone.now())

@@ -13,13 +13,42 @@ from tickets.services._assignment import (
     ticket_open,
     ticket_solve,
 )
+from tickets.services._conversation import (
+    Incoming,
+    IncomingFile,
+    ReplyRefused,
+    inbound_message_add,
+    message_reply,
+    note_add,
+    participants_add,
+)
+from tickets.services._email_intake import email_envelope_process
 from tickets.services._errors import TicketsError
+from tickets.services._intake import (
+    IntakeQuarantined,
+    IntakeRefused,
+    Outcome,
+    Received,
+    envelope_process,
+    envelope_processor,
+    envelope_receive,
+    envelope_retry,
+    envelopes_requeue,
+)
 from tickets.services._pod_moves import customer_merge, pod_split_run
 from tickets.services._proficiency import proficiency_recompute
+from tickets.services._sla import sla_breaches_detect
 
 __all__ = [
     "BACKLOG_BATCH",
+    "Incoming",
+    "IncomingFile",
+    "IntakeQuarantined",
+    "IntakeRefused",
     "Opened",
+    "Outcome",
+    "Received",
+    "ReplyRefused",
     "TicketsError",
     "TransitionRefused",
     "agent_loads_reconcile",
@@ -27,9 +56,20 @@ __all__ = [
     "backlog_drain",
     "backlogs_drain",
     "customer_merge",
+    "email_envelope_process",
+    "envelope_process",
+    "envelope_processor",
+    "envelope_receive",
+    "envelope_retry",
+    "envelopes_requeue",
     "idle_tickets_requeue",
+    "inbound_message_add",
+    "message_reply",
+    "note_add",
+    "participants_add",
     "pod_split_run",
     "proficiency_recompute",
+    "sla_breaches_detect",
     "ticket_open",
     "ticket_solve",
 ]

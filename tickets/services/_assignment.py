@@ -14,6 +14,7 @@ import pods.services
 from tickets import rules, selectors
 from tickets.models import Ticket
 from tickets.services._errors import TicketsError
+from tickets.services._sla import sla_start
 
 
 class TransitionRefused(TicketsError):
@@ -24,6 +25,7 @@ class TransitionRefused(TicketsError):
 class Opened:
     ticket: Ticket
     customer_created: bool
+    created: bool = True
 
 
 def ticket_open(
@@ -34,9 +36,17 @@ def ticket_open(
     now: datetime,
     display_name: str = "",
     trusted: bool = False,
+    priority: str = Ticket.Priority.NORMAL,
+    continue_open: bool = False,
+    follow_up_of_id: int | None = None,
 ) -> Opened:
     """Open a ticket in the customer's pod, assigned to the agent routing chose
-    (or waiting in the pod queue). Raises pods.services.InvalidContact and
+    (or waiting in the pod queue), with its SLA clocks started.
+
+    With continue_open (conversational channels: SMS, social, chat, phone), the
+    customer's open ticket on the channel is returned instead when there is one;
+    the customer row is locked first, so two messages racing in from a new
+    contact end in one ticket. Raises pods.services.InvalidContact and
     pods.services.NoPodAvailable."""
     with transaction.atomic():
         route = pods.services.contact_route(
@@ -46,24 +56,54 @@ def ticket_open(
             trusted=trusted,
             lock_customer=True,
         )
+        if continue_open:
+            existing = selectors.open_ticket_on_channel(
+                customer_id=route.customer_id, channel=channel
+            )
+            if existing is not None:
+                return Opened(
+                    ticket=existing,
+                    customer_created=route.customer_created,
+                    created=False,
+                )
         assignee = route.agent_id
         if assignee is not None and not pods.services.agent_load_take(
             agent_id=assignee, now=now
         ):
             assignee = None  # the last slot went to a concurrent contact: queue it
-        ticket = Ticket.objects.create(
+        ticket = Ticket(
             pod_id=route.pod_id,
             customer_id=route.customer_id,
             assignee_id=assignee,
             channel=channel,
+            priority=priority,
             subject=subject[:250],
             status=Ticket.Status.OPEN if assignee else Ticket.Status.NEW,
+            follow_up_of_id=follow_up_of_id,
             created_at=now,
             updated_at=now,
             assigned_at=now if assignee else None,
             agent_active_at=now if assignee else None,
         )
+        sla_start(ticket=ticket)
+        ticket.save(force_insert=True)
+        _ticket_announce(ticket=ticket, kind="ticket.created")
     return Opened(ticket=ticket, customer_created=route.customer_created)
+
+
+def _ticket_announce(*, ticket: Ticket, kind: str) -> None:
+    pods.services.pod_event_publish(
+        pod_id=ticket.pod_id,
+        event={
+            "type": "notify",
+            "kind": kind,
+            "ticket_id": ticket.id,
+            "channel": ticket.channel,
+            "status": ticket.status,
+            "assignee_id": ticket.assignee_id,
+            "text": f"#{ticket.id} {ticket.subject[:80]}",
+        },
+    )
 
 
 def ticket_solve(*, ticket: Ticket, now: datetime) -> Ticket:

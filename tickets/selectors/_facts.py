@@ -1,4 +1,4 @@
-"""Reads of tickets."""
+"""Reads of ticket facts: open loads, backlogs, KPI readings for proficiency."""
 
 import statistics
 from dataclasses import dataclass

@@ -1,0 +1,45 @@
+"""Every contact in one database: tickets and their messages on every channel, the
+raw inbound envelopes they came from, and the SLA policies that time them."""
+
+from tickets.models._channels import (
+    CallRecord,
+    ChatSession,
+    MailboxCheckpoint,
+    WebhookSecret,
+)
+from tickets.models._intake import InboundEnvelope
+from tickets.models._messages import Attachment, Message
+from tickets.models._sla import (
+    BusinessHours,
+    BusinessHoursInterval,
+    Holiday,
+    SlaEvent,
+    SlaPolicy,
+)
+from tickets.models._tickets import (
+    Channel,
+    ContactReason,
+    Tag,
+    Ticket,
+    TicketParticipant,
+)
+
+__all__ = [
+    "Attachment",
+    "BusinessHours",
+    "BusinessHoursInterval",
+    "CallRecord",
+    "Channel",
+    "ChatSession",
+    "ContactReason",
+    "Holiday",
+    "InboundEnvelope",
+    "MailboxCheckpoint",
+    "Message",
+    "SlaEvent",
+    "SlaPolicy",
+    "Tag",
+    "Ticket",
+    "TicketParticipant",
+    "WebhookSecret",
+]

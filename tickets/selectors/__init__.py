@@ -1,0 +1,48 @@
+"""Reads of tickets: keyword-only selectors. This facade re-exports them."""
+
+from tickets.selectors._facts import (
+    AgentFacts,
+    agent_facts,
+    open_load_by_agent,
+    open_tickets_of_pod,
+    pods_with_backlog,
+)
+from tickets.selectors._intake import (
+    envelopes_waiting,
+    external_id_taken,
+    message_delivered,
+    webhook_secrets,
+)
+from tickets.selectors._sla import sla_policy_facts, tickets_due_before
+from tickets.selectors._threads import (
+    customer_email,
+    customer_timeline,
+    open_ticket_on_channel,
+    ticket_current,
+    ticket_ids_by_external_ids,
+    ticket_participant,
+    ticket_thread,
+    tickets_search,
+)
+
+__all__ = [
+    "AgentFacts",
+    "agent_facts",
+    "customer_email",
+    "customer_timeline",
+    "envelopes_waiting",
+    "external_id_taken",
+    "message_delivered",
+    "open_load_by_agent",
+    "open_ticket_on_channel",
+    "open_tickets_of_pod",
+    "pods_with_backlog",
+    "sla_policy_facts",
+    "ticket_current",
+    "ticket_ids_by_external_ids",
+    "ticket_participant",
+    "ticket_thread",
+    "tickets_due_before",
+    "tickets_search",
+    "webhook_secrets",
+]

@@ -1,1 +1,0 @@
-"""Pages of tickets: the agent workspace arrives with the workspace issue."""

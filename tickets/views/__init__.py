@@ -1,0 +1,2 @@
+"""Pages and endpoints of tickets, one module per audience: `inbound` for the
+channels' webhooks (machines), the workspace for agents."""
