@@ -85,3 +85,55 @@ def staffed_pod(*, size: int = 4, threshold: int = 70_000, **pod_fields) -> Pod:
 
 def email_identity(address: str) -> list[tuple[str, str]]:
     return [("EMAIL", address)]
+
+
+def email_bytes(
+    *,
+    sender: str = "Ann Lee <ann@customer.example>",
+    to: str = "support@helpdesk.localhost",
+    subject: str = "My meter reading",
+    body: str = "Hello, my reading is 12345.",
+    message_id: str | None = "<auto>",
+    in_reply_to: str = "",
+    references: str = "",
+    cc: str = "",
+    headers: dict[str, str] | None = None,
+    attachments: list[tuple[str, str, bytes]] = (),
+) -> bytes:
+    """An RFC 822 message as a mail client would send it; message_id="<auto>"
+    makes a fresh id, None leaves the header out."""
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    if cc:
+        message["Cc"] = cc
+    message["Subject"] = subject
+    message["Date"] = format_datetime(timezone.now())
+    if message_id == "<auto>":
+        message["Message-ID"] = make_msgid(domain="customer.example")
+    elif message_id is not None:
+        message["Message-ID"] = message_id
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+    if references:
+        message["References"] = references
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(body)
+    for filename, content_type, data in attachments:
+        maintype, subtype = content_type.split("/")
+        message.add_attachment(
+            data, maintype=maintype, subtype=subtype, filename=filename
+        )
+    return bytes(message)
+
+
+def signature(*, body: bytes, secret: str) -> str:
+    """The X-Helpdesk-Signature header value of a webhook body."""
+    import hashlib
+    import hmac
+
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

@@ -94,3 +94,13 @@ def sweep_outbound() -> int:
 @shared_task(name="tickets.detect_sla_breaches")
 def detect_sla_breaches() -> int:
     return services.sla_breaches_detect(now=timezone.now())
+
+
+@shared_task(name="tickets.advance_lifecycle")
+def advance_lifecycle() -> tuple[int, int]:
+    """Hourly: solve long-pending tickets, close long-solved ones."""
+    return services.tickets_lifecycle_advance(
+        now=timezone.now(),
+        pending_days=settings.HELPDESK["PENDING_AUTO_SOLVE_DAYS"],
+        solved_days=settings.HELPDESK["SOLVED_AUTO_CLOSE_DAYS"],
+    )

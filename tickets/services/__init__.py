@@ -35,16 +35,30 @@ from tickets.services._intake import (
     envelope_retry,
     envelopes_requeue,
 )
+from tickets.services._lifecycle import (
+    MergeRefused,
+    ticket_merge,
+    ticket_pending_set,
+    ticket_resume,
+    tickets_lifecycle_advance,
+)
+from tickets.services._mailbox import (
+    Checkpoint,
+    mailbox_checkpoint,
+    mailbox_message_store,
+)
 from tickets.services._pod_moves import customer_merge, pod_split_run
 from tickets.services._proficiency import proficiency_recompute
 from tickets.services._sla import sla_breaches_detect
 
 __all__ = [
     "BACKLOG_BATCH",
+    "Checkpoint",
     "Incoming",
     "IncomingFile",
     "IntakeQuarantined",
     "IntakeRefused",
+    "MergeRefused",
     "Opened",
     "Outcome",
     "Received",
@@ -64,12 +78,18 @@ __all__ = [
     "envelopes_requeue",
     "idle_tickets_requeue",
     "inbound_message_add",
+    "mailbox_checkpoint",
+    "mailbox_message_store",
     "message_reply",
     "note_add",
     "participants_add",
     "pod_split_run",
     "proficiency_recompute",
     "sla_breaches_detect",
+    "ticket_merge",
     "ticket_open",
+    "ticket_pending_set",
+    "ticket_resume",
     "ticket_solve",
+    "tickets_lifecycle_advance",
 ]

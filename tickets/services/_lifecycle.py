@@ -1,0 +1,130 @@
+"""The life of a ticket after it opens: waiting on the customer, solved, closed
+by the clock, merged into another."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+import pods.services
+from tickets import rules
+from tickets.models import Message, Ticket
+from tickets.services._assignment import TransitionRefused, ticket_solve
+from tickets.services._errors import TicketsError
+from tickets.services._sla import SLA_FIELDS, sla_pause_ended
+
+LIFECYCLE_BATCH = 500  # tickets per transaction in the hourly sweep
+
+
+class MergeRefused(TicketsError):
+    """The two tickets cannot be merged."""
+
+
+def ticket_pending_set(*, ticket: Ticket, now: datetime) -> Ticket:
+    """Wait on the customer: the resolution clock pauses until they write (or
+    the ticket is solved). Raises TransitionRefused."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(id=ticket.id)
+        if not rules.can_transition(ticket.status, Ticket.Status.PENDING):
+            raise TransitionRefused(f"a {ticket.status.lower()} ticket cannot wait")
+        ticket.status = Ticket.Status.PENDING
+        ticket.pending_since = ticket.updated_at = ticket.agent_active_at = now
+        ticket.save(
+            update_fields=["status", "pending_since", "updated_at", "agent_active_at"]
+        )
+    return ticket
+
+
+def ticket_resume(*, ticket: Ticket, now: datetime) -> Ticket:
+    """Take a pending ticket back to open (the agent resumes it), pushing the
+    resolution due time by the pause. Raises TransitionRefused."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(id=ticket.id)
+        if ticket.status != Ticket.Status.PENDING:
+            raise TransitionRefused(f"a {ticket.status.lower()} ticket is not waiting")
+        sla_pause_ended(ticket=ticket, resumed_at=now)
+        ticket.status = Ticket.Status.OPEN
+        ticket.pending_since = None
+        ticket.updated_at = now
+        ticket.save(
+            update_fields=["status", "pending_since", "updated_at", *SLA_FIELDS]
+        )
+    return ticket
+
+
+def tickets_lifecycle_advance(
+    *, now: datetime, pending_days: int, solved_days: int
+) -> tuple[int, int]:
+    """Solve tickets pending longer than pending_days (the customer never came
+    back) and close tickets solved longer than solved_days (a later message
+    from the customer then opens a follow-up). Return (solved, closed)."""
+    solved = 0
+    for ticket in Ticket.objects.filter(
+        status=Ticket.Status.PENDING,
+        pending_since__lt=now - timedelta(days=pending_days),
+    ).only("id")[:LIFECYCLE_BATCH]:
+        try:
+            ticket_solve(ticket=ticket, now=now)
+        except TransitionRefused:
+            continue  # the customer wrote in the meantime
+        solved += 1
+    closed = Ticket.objects.filter(
+        status=Ticket.Status.SOLVED, solved_at__lt=now - timedelta(days=solved_days)
+    ).update(status=Ticket.Status.CLOSED, closed_at=now, sla_check_at=None)
+    return solved, closed
+
+
+def ticket_merge(
+    *, source: Ticket, target: Ticket, agent_id: int | None, now: datetime
+) -> Ticket:
+    """Merge the source ticket into the target of the same customer: its messages
+    move, it closes pointing at the target, and a note on each says so. Raises
+    MergeRefused."""
+    if source.id == target.id:
+        raise MergeRefused("a ticket cannot be merged into itself")
+    with transaction.atomic():
+        first, second = sorted([source.id, target.id])
+        locked = Ticket.objects.select_for_update().in_bulk([first, second])
+        source, target = locked[source.id], locked[target.id]
+        _merge_check(source=source, target=target)
+        Message.objects.filter(ticket_id=source.id).update(ticket_id=target.id)
+        if source.assignee_id and source.is_open:
+            pods.services.agent_load_release(agent_id=source.assignee_id)
+        source.status = Ticket.Status.CLOSED
+        source.merged_into = target
+        source.closed_at = source.updated_at = now
+        source.sla_check_at = None
+        source.save(
+            update_fields=[
+                "status",
+                "merged_into",
+                "closed_at",
+                "updated_at",
+                "sla_check_at",
+            ]
+        )
+        target.updated_at = now
+        target.save(update_fields=["updated_at"])
+        for ticket, text in (
+            (source, f"Merged into #{target.id}."),
+            (target, f"#{source.id} was merged into this ticket."),
+        ):
+            Message.objects.create(
+                ticket=ticket,
+                direction=Message.Direction.NOTE,
+                channel=ticket.channel,
+                author_agent_id=agent_id,
+                text=text,
+                created_at=now,
+            )
+    return target
+
+
+def _merge_check(*, source: Ticket, target: Ticket) -> None:
+    if source.customer_id != target.customer_id:
+        raise MergeRefused("tickets of two different customers cannot be merged")
+    if source.merged_into_id is not None:
+        raise MergeRefused(
+            f"#{source.id} is already merged into #{source.merged_into_id}"
+        )
+    if target.status == Ticket.Status.CLOSED:
+        raise MergeRefused(f"#{target.id} is closed; merge into an open ticket")
