@@ -90,8 +90,19 @@ format: .venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: .venv ## Performance tests in tests/performance (not part of make test)
-	$(BIN)/pytest tests/performance $(PYTEST_ARGS)
+# A quick size by default; the issue's size is
+#   make bench BENCH_ARGS="--customers 1500000 --pods 25"
+# Each size needs a database of its own (the first run fills it; a database holding
+# another volume is refused). See docs/benchmarks.md.
+BENCH_ARGS ?=
+bench: .venv ## Pods benchmark on PostgreSQL: DATABASE_URL=postgres://... BENCH_ARGS=...
+	@case "$${DATABASE_URL:-}" in \
+		postgres://*|postgresql://*|pgsql://*|postgis://*) ;; \
+		*) echo "make bench needs DATABASE_URL=postgres://USER@HOST:PORT/DB, a" \
+			"PostgreSQL database of its own (the benchmark fills it);" \
+			"see docs/benchmarks.md" >&2; exit 1 ;; \
+	esac
+	$(BIN)/python -m tests.performance.bench_pods $(BENCH_ARGS)
 
 # --- Lock files ----------------------------------------------------------------
 lock: | $(BIN)/python ## Regenerate requirements/*.txt from pyproject.toml (PIP_COMPILE_ARGS=--upgrade)

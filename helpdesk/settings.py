@@ -180,7 +180,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
     "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
 }
+# Queueing happens after commit, with the write already durable; when Redis is
+# away the request gives up on the task after about a second (a sweep queues it
+# later) instead of hanging the customer's or the provider's request.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.25,
+    "interval_max": 0.5,
+}
 CELERY_RESULT_EXPIRES = 3600
+# Tasks here report through the database, not the result backend; without this,
+# every apply_async subscribes to its result in Redis and, when Redis is away,
+# blocks the request for 20 reconnection attempts.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

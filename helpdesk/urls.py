@@ -30,6 +30,7 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
+    path("api/", include("tickets.api.urls")),
     path("api/", include("pods.api.urls")),
     path("", include("tickets.urls")),
     path("", include("pods.urls")),

@@ -5,13 +5,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Pod(models.Model):
     class State(models.TextChoices):
-        ACTIVE = "ACTIVE", "Active"
-        SPLITTING = "SPLITTING", "Splitting"
-        CLOSED = "CLOSED", "Closed"
+        ACTIVE = "ACTIVE", _("Active")
+        SPLITTING = "SPLITTING", _("Splitting")
+        CLOSED = "CLOSED", _("Closed")
 
     name = models.CharField(max_length=80, unique=True)
     lead = models.ForeignKey(
@@ -58,19 +59,19 @@ class Pod(models.Model):
 
 class Agent(models.Model):
     class Role(models.TextChoices):
-        AGENT = "AGENT", "Agent"
-        LEAD = "LEAD", "Pod lead"
-        SPECIALIST = "SPECIALIST", "Specialist"
+        AGENT = "AGENT", _("Agent")
+        LEAD = "LEAD", _("Pod lead")
+        SPECIALIST = "SPECIALIST", _("Specialist")
 
     class Presence(models.TextChoices):
-        ONLINE = "ONLINE", "Online"
-        AWAY = "AWAY", "Away"
-        OFFLINE = "OFFLINE", "Offline"
+        ONLINE = "ONLINE", _("Online")
+        AWAY = "AWAY", _("Away")
+        OFFLINE = "OFFLINE", _("Offline")
 
     class Tier(models.TextChoices):
-        LOW = "LOW", "Low"
-        MIDDLE = "MIDDLE", "Middle"
-        HIGH = "HIGH", "High"
+        LOW = "LOW", _("Low")
+        MIDDLE = "MIDDLE", _("Middle")
+        HIGH = "HIGH", _("High")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="agent"
@@ -126,10 +127,10 @@ class Seat(models.Model):
     """A place in a pod; an open seat (no agent) is a hiring need."""
 
     class Reason(models.TextChoices):
-        FOUNDING = "FOUNDING", "Pod founded"
-        SPLIT = "SPLIT", "Pod split"
-        ATTRITION = "ATTRITION", "Agent left"
-        GROWTH = "GROWTH", "Growth"
+        FOUNDING = "FOUNDING", _("Pod founded")
+        SPLIT = "SPLIT", _("Pod split")
+        ATTRITION = "ATTRITION", _("Agent left")
+        GROWTH = "GROWTH", _("Growth")
 
     pod = models.ForeignKey(Pod, on_delete=models.CASCADE, related_name="seats")
     agent = models.OneToOneField(
@@ -187,11 +188,11 @@ class Customer(models.Model):
 
 class CustomerIdentity(models.Model):
     class Kind(models.TextChoices):
-        EMAIL = "EMAIL", "Email address"
-        PHONE = "PHONE", "Phone number"
-        CHAT = "CHAT", "Chat visitor"
-        SOCIAL = "SOCIAL", "Social handle"
-        ACCOUNT = "ACCOUNT", "Account id"
+        EMAIL = "EMAIL", _("Email address")
+        PHONE = "PHONE", _("Phone number")
+        CHAT = "CHAT", _("Chat visitor")
+        SOCIAL = "SOCIAL", _("Social handle")
+        ACCOUNT = "ACCOUNT", _("Account id")
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="identities"
@@ -218,9 +219,9 @@ class CustomerAssignment(models.Model):
     """Append-only history of which pod (and agent) owned a customer, and why."""
 
     class Reason(models.TextChoices):
-        FIRST_CONTACT = "FIRST_CONTACT", "First contact"
-        SPLIT = "SPLIT", "Pod split"
-        MERGE = "MERGE", "Customers merged"
+        FIRST_CONTACT = "FIRST_CONTACT", _("First contact")
+        SPLIT = "SPLIT", _("Pod split")
+        MERGE = "MERGE", _("Customers merged")
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="assignments"
@@ -282,9 +283,9 @@ class PossibleDuplicate(models.Model):
 
 class PodSplit(models.Model):
     class State(models.TextChoices):
-        QUEUED = "QUEUED", "Queued"
-        MOVING = "MOVING", "Moving customers"
-        DONE = "DONE", "Done"
+        QUEUED = "QUEUED", _("Queued")
+        MOVING = "MOVING", _("Moving customers")
+        DONE = "DONE", _("Done")
 
     source = models.ForeignKey(Pod, on_delete=models.PROTECT, related_name="splits")
     new_pod = models.OneToOneField(

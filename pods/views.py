@@ -64,19 +64,26 @@ def pod_detail(request: HttpRequest, pod_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def presence_set(request: HttpRequest) -> HttpResponse:
+    """Set the signed-in agent's presence (from the home page or the header menu)
+    and go back to the page the form was on."""
     agent = selectors.agent_for_user(user_id=request.user.pk)
-    presence = request.POST.get("presence", "")
     if agent is None:
         raise Http404
+    presence = request.POST.get("presence", "")
     if presence not in Agent.Presence.values:
         messages.error(request, _("Choose online, away or offline."))
-        return redirect("home")
+        return _back(request)
     services.agent_presence_set(agent=agent, presence=presence, now=timezone.now())
     messages.success(
         request,
         _("You are now %(presence)s.")
         % {"presence": agent.get_presence_display().lower()},
     )
+    return _back(request)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Redirect to the form's `next` page when it is on this site, else home."""
     next_url = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -9,7 +9,9 @@ import logging
 import smtplib
 from datetime import datetime
 
+from asgiref.sync import async_to_sync
 from celery import current_app, shared_task
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -18,6 +20,7 @@ from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 import pods.selectors
+from tickets import rules, selectors
 from tickets.models import Message, Ticket
 
 logger = logging.getLogger(__name__)
@@ -53,11 +56,60 @@ def envelope_process_enqueue(*, envelope_id: int) -> None:
 
 
 def message_deliver(*, message_id: int, channel: str) -> None:
-    """Deliver an outbound message after commit, in its channel."""
+    """Deliver an outbound message after commit, in its channel.
+
+    A chat reply is pushed to the visitor's open widgets right after commit, not
+    through a task: the visitor is waiting, and a queue of emails must not hold
+    it up. One the layer could not take stays QUEUED for the outbound sweep; a
+    visitor who was away reads it from the history when their widget returns."""
     if channel == Ticket.Channel.EMAIL:
         enqueue_on_commit(DELIVER_EMAIL_TASK, message_id=message_id)
+    elif channel == Ticket.Channel.CHAT:
+        transaction.on_commit(
+            lambda: chat_reply_push(message_id=message_id), robust=True
+        )
     else:
         enqueue_on_commit(DELIVER_REPLY_TASK, message_id=message_id)
+
+
+def chat_reply_push(*, message_id: int) -> str:
+    """Push one queued chat reply to its sessions' widgets and mark it SENT.
+
+    At least once: a push repeated by the sweep reaches a widget that already
+    shows the message, and the widget shows each message id once."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("author_agent__user")
+            .filter(id=message_id, delivery=Message.Delivery.QUEUED)
+            .first()
+        )
+        if message is None:
+            return "not queued"
+        try:
+            _chat_reply_send(message)
+        except Exception:
+            # The channel layer is away (Redis down, a full channel): leave the
+            # reply QUEUED; the sweep pushes it again.
+            logger.exception("could not push chat reply %s", message_id)
+            return "not sent"
+        _delivery_mark(message, state=Message.Delivery.SENT)
+    return "sent"
+
+
+def _chat_reply_send(message: Message) -> None:
+    author = message.author_agent.user.first_name if message.author_agent else ""
+    event = {
+        "type": "chat.message",
+        "from": "agent",
+        "id": message.id,
+        "text": message.text,
+        "author": author,
+        "at": message.created_at.isoformat(),
+    }
+    layer = get_channel_layer()
+    for public_id in selectors.chat_session_ids_of_ticket(ticket_id=message.ticket_id):
+        async_to_sync(layer.group_send)(rules.chat_session_group(public_id), event)
 
 
 def deliveries_requeue(*, queued_before: datetime, limit: int = 500) -> int:
@@ -115,6 +167,10 @@ def _delivery_failed(task, *, message: Message, error: str) -> str:
     )
     if final:
         return "failed"
+    if task.request.is_eager:
+        # Inline (the embedded default, tests): a retry would block the request
+        # that queued it; the message stays QUEUED for the outbound sweep.
+        return "queued"
     raise task.retry(countdown=min(30 * 2**attempts, 3600))
 
 
@@ -175,13 +231,16 @@ def _header_safe(value: str) -> str:
 
 
 def pod_reply_address(*, pod_id: int) -> str:
-    """The pod's reply address: REPLY_ADDRESS with the pod as a plus tag."""
-    local, _, domain = settings.HELPDESK["REPLY_ADDRESS"].rpartition("@")
+    """The pod's reply address: its own when set in admin, else REPLY_ADDRESS
+    with the pod's name as a plus tag (support+mercury@...)."""
     pod = pods.selectors.pod_by_id_or_name(reference=str(pod_id))
+    name = _header_safe(f"{pod.name} support" if pod else "Support").replace('"', "")
+    if pod is not None and pod.reply_address:
+        return f'"{name}" <{pod.reply_address}>'
+    local, _, domain = settings.HELPDESK["REPLY_ADDRESS"].rpartition("@")
     tag = "".join(
         ch for ch in (pod.name if pod else str(pod_id)).lower() if ch.isalnum()
     )
-    name = _header_safe(f"{pod.name} support" if pod else "Support").replace('"', "")
     return f'"{name}" <{local}+{tag}@{domain}>'
 
 
@@ -218,8 +277,12 @@ def deliver_reply(self, *, message_id: int) -> str:
         )
         if message is None:
             return "not queued"
+        if message.channel == Ticket.Channel.CHAT:
+            # Queued as a task before chat replies were pushed on commit.
+            _chat_reply_send(message)
+            _delivery_mark(message, state=Message.Delivery.SENT)
+            return "sent"
         if message.channel not in settings.HELPDESK["REPLY_PROVIDERS"]:
-            # Chat replies are delivered live by the chat consumer.
             _delivery_mark(message, state=Message.Delivery.SENT)
             return "sent"
         try:

@@ -149,7 +149,9 @@ class TestPagesRenderForEveryKindOfUser:
 
         assert "See all pods" not in home
         assert reverse("admin:index") not in home
-        assert detail.count('class="badge badge--presence ') == 4
+        members = detail.split('id="members-heading"', 1)[1]
+        assert members.count('class="badge badge--presence ') == 4
+        assert detail.count('class="badge badge--presence ') == 5  # and the header's
         assert other.name not in listing
         assert_page(hidden, "Page not found", status=404)
 

@@ -1,5 +1,14 @@
 """Reads of tickets: keyword-only selectors. This facade re-exports them."""
 
+from tickets.selectors._chat import (
+    CHAT_HISTORY_PAGE,
+    ChatStatus,
+    chat_continues_by_email,
+    chat_history,
+    chat_session,
+    chat_session_ids_of_ticket,
+    chat_status,
+)
 from tickets.selectors._facts import (
     AgentFacts,
     agent_facts,
@@ -26,8 +35,15 @@ from tickets.selectors._threads import (
 )
 
 __all__ = [
+    "CHAT_HISTORY_PAGE",
     "AgentFacts",
+    "ChatStatus",
     "agent_facts",
+    "chat_continues_by_email",
+    "chat_history",
+    "chat_session",
+    "chat_session_ids_of_ticket",
+    "chat_status",
     "customer_email",
     "customer_timeline",
     "envelopes_waiting",

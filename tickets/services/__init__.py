@@ -13,6 +13,18 @@ from tickets.services._assignment import (
     ticket_open,
     ticket_solve,
 )
+from tickets.services._chat import (
+    ChatReceived,
+    ChatRefused,
+    ChatSessionUnknown,
+    ChatStarted,
+    chat_email_provide,
+    chat_envelope_process,
+    chat_message_receive,
+    chat_session_join,
+    chat_session_start,
+    chat_typing_announce,
+)
 from tickets.services._conversation import (
     Incoming,
     IncomingFile,
@@ -22,6 +34,7 @@ from tickets.services._conversation import (
     note_add,
     participants_add,
 )
+from tickets.services._demo import demo_configuration_seed, demo_contact_seed
 from tickets.services._email_intake import email_envelope_process
 from tickets.services._errors import TicketsError
 from tickets.services._intake import (
@@ -47,13 +60,34 @@ from tickets.services._mailbox import (
     mailbox_checkpoint,
     mailbox_message_store,
 )
+from tickets.services._messaging import (
+    sms_envelope_process,
+    social_envelope_process,
+)
+from tickets.services._phone import call_envelope_process
 from tickets.services._pod_moves import customer_merge, pod_split_run
 from tickets.services._proficiency import proficiency_recompute
 from tickets.services._sla import sla_breaches_detect
+from tickets.services._web import (
+    Contact,
+    ContactInvalid,
+    IdempotencyKeyReused,
+    Submitted,
+    api_envelope_process,
+    contact_submit,
+    web_envelope_process,
+)
 
 __all__ = [
     "BACKLOG_BATCH",
+    "ChatReceived",
+    "ChatRefused",
+    "ChatSessionUnknown",
+    "ChatStarted",
     "Checkpoint",
+    "Contact",
+    "ContactInvalid",
+    "IdempotencyKeyReused",
     "Incoming",
     "IncomingFile",
     "IntakeQuarantined",
@@ -63,13 +97,25 @@ __all__ = [
     "Outcome",
     "Received",
     "ReplyRefused",
+    "Submitted",
     "TicketsError",
     "TransitionRefused",
     "agent_loads_reconcile",
     "agent_tickets_requeue",
+    "api_envelope_process",
     "backlog_drain",
     "backlogs_drain",
+    "call_envelope_process",
+    "chat_email_provide",
+    "chat_envelope_process",
+    "chat_message_receive",
+    "chat_session_join",
+    "chat_session_start",
+    "chat_typing_announce",
+    "contact_submit",
     "customer_merge",
+    "demo_configuration_seed",
+    "demo_contact_seed",
     "email_envelope_process",
     "envelope_process",
     "envelope_processor",
@@ -86,10 +132,13 @@ __all__ = [
     "pod_split_run",
     "proficiency_recompute",
     "sla_breaches_detect",
+    "sms_envelope_process",
+    "social_envelope_process",
     "ticket_merge",
     "ticket_open",
     "ticket_pending_set",
     "ticket_resume",
     "ticket_solve",
     "tickets_lifecycle_advance",
+    "web_envelope_process",
 ]

@@ -201,7 +201,12 @@ def message_reply(
 
 
 def _reply_channel(*, ticket: Ticket) -> str:
-    if ticket.channel in REPLYABLE_CHANNELS:
+    # A chat nobody could answer live continues by email once its visitor left an
+    # address; the ticket stays a chat ticket, only its replies change channel.
+    by_email = ticket.channel == Ticket.Channel.CHAT and (
+        selectors.chat_continues_by_email(ticket_id=ticket.id)
+    )
+    if ticket.channel in REPLYABLE_CHANNELS and not by_email:
         return ticket.channel
     if selectors.customer_email(customer_id=ticket.customer_id) or any(
         kind == "EMAIL"
@@ -210,6 +215,10 @@ def _reply_channel(*, ticket: Ticket) -> str:
         )
     ):
         return Ticket.Channel.EMAIL
+    if by_email:
+        # The address the visitor left is another customer's (a possible
+        # duplicate waiting for a merge): answer in the chat until then.
+        return ticket.channel
     raise ReplyRefused("the customer has no email address to reply to")
 
 

@@ -82,3 +82,74 @@ def webhook_accept(
 def inbound_email(request: HttpRequest) -> JsonResponse:
     """POST /inbound/email/: one raw RFC 822 message as the body."""
     return webhook_accept(request, channel=Ticket.Channel.EMAIL)
+
+
+def _parsed_webhook(
+    request: HttpRequest,
+    *,
+    channel: str,
+    parse: Callable[[bytes], object],
+    provider: str = "",
+) -> JsonResponse:
+    """webhook_accept for a JSON channel: the body is parsed once, after the
+    signature check, both to refuse it with the reason and to key the envelope by
+    the provider's event id."""
+    parsed = []
+
+    def check(body: bytes) -> str:
+        try:
+            parsed.append(parse(body))
+        except rules.PayloadInvalid as exc:
+            return str(exc)
+        return ""
+
+    return webhook_accept(
+        request,
+        channel=channel,
+        provider=provider,
+        check=check,
+        external_key=lambda body: parsed[-1].envelope_key,
+    )
+
+
+def _phone_region() -> str:
+    return getattr(settings, "HELPDESK_PHONE_REGION", "GB")
+
+
+@csrf_exempt
+@require_POST
+def inbound_phone(request: HttpRequest) -> JsonResponse:
+    """POST /inbound/phone/: one call event as JSON (docs/channels.md)."""
+    return _parsed_webhook(
+        request,
+        channel=Ticket.Channel.PHONE,
+        parse=lambda body: rules.call_event_parse(body, default_region=_phone_region()),
+    )
+
+
+@csrf_exempt
+@require_POST
+def inbound_sms(request: HttpRequest) -> JsonResponse:
+    """POST /inbound/sms/: one text message as JSON (docs/channels.md)."""
+    return _parsed_webhook(
+        request,
+        channel=Ticket.Channel.SMS,
+        parse=lambda body: rules.sms_parse(body, default_region=_phone_region()),
+    )
+
+
+@csrf_exempt
+@require_POST
+def inbound_social(request: HttpRequest, provider: str) -> JsonResponse:
+    """POST /inbound/social/<provider>/: one direct message as JSON, signed with
+    the provider's secret (docs/channels.md)."""
+    try:
+        provider = rules.social_provider_normalise(provider)
+    except rules.PayloadInvalid as exc:
+        return error(404, "unknown_provider", str(exc))
+    return _parsed_webhook(
+        request,
+        channel=Ticket.Channel.SOCIAL,
+        provider=provider,
+        parse=lambda body: rules.social_message_parse(body, provider=provider),
+    )

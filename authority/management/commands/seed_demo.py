@@ -91,6 +91,14 @@ SUBJECTS = [
     "이사 예정인데 어떻게 하나요?",
 ]
 CHANNELS = ["EMAIL", "EMAIL", "CHAT", "PHONE", "SMS", "SOCIAL", "WEB"]
+BODIES = [
+    "Hi, {subject_lower}. Could someone have a look? Thanks, {first}",
+    "Hello! {subject_lower} — my account number is A-{number:05d}. {first}",
+    "안녕하세요, {subject_lower} 확인 부탁드립니다. {first} 드림",
+]
+# Signs the demo's webhooks (see docs/channels.md); the real stack takes its
+# secrets from the environment or admin, never from here.
+DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105 - demo only
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,7 @@ class Command(BaseCommand):
         self.random = random.Random(SEED)  # noqa: S311 - demo data, not secrets
         self.now = timezone.now()
         logins = [self.seed_admin()]
+        tickets.services.demo_configuration_seed(webhook_secret=DEMO_WEBHOOK_SECRET)
         for index, (name, customers, threshold) in enumerate(DEMO_PODS):
             lead = self.seed_pod(index=index, name=name, threshold=threshold)
             logins.append(DemoLogin(role=f"lead of {name}", username=lead))
@@ -189,16 +198,21 @@ class Command(BaseCommand):
         first = self.random.choice(FIRST_NAMES)
         last = self.random.choice(LAST_NAMES)
         when = self.now - timedelta(minutes=self.random.randint(5, 60 * 24 * 20))
-        opened = tickets.services.ticket_open(
-            identities=[("EMAIL", email)],
+        subject = self.random.choice(SUBJECTS)
+        body = self.random.choice(BODIES).format(
+            subject_lower=subject[0].lower() + subject[1:], first=first, number=number
+        )
+        ticket = tickets.services.demo_contact_seed(
+            email=email,
+            name=f"{first} {last}",
             channel=self.random.choice(CHANNELS),
-            subject=self.random.choice(SUBJECTS),
-            display_name=f"{first} {last}",
+            subject=subject,
+            text=body,
             now=when,
         )
-        if opened.ticket.assignee_id and number % 3 == 0:
+        if ticket.assignee_id and number % 3 == 0:
             tickets.services.ticket_solve(
-                ticket=opened.ticket, now=when + timedelta(minutes=25)
+                ticket=ticket, now=when + timedelta(minutes=25)
             )
 
     def seed_near_threshold(self, *, pod_name: str) -> None:
@@ -229,6 +243,10 @@ class Command(BaseCommand):
         self.stdout.write(f"  password for every demo login: {self.password}")
         for login in [*logins, DemoLogin(role="agent", username="mercury.agent1")]:
             self.stdout.write(f"  {login.role:<16} {login.username}")
+        self.stdout.write(
+            f"  webhooks (/inbound/email/, /inbound/sms/ ...) are signed with "
+            f"the demo secret {DEMO_WEBHOOK_SECRET!r}"
+        )
         self.stdout.write(
             "  Jupiter is 5 customers from its lowered split threshold: "
             "`python manage.py split_pod Jupiter --dry-run` shows the plan."

@@ -19,14 +19,16 @@ class Command(BaseCommand):
     help = "Ingest .eml files, mbox files or Maildir folders as inbound email."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("paths", nargs="+", help=".eml file, mbox file or Maildir")
+        parser.add_argument(
+            "paths", nargs="+", help=".eml file, folder of .eml files, mbox or Maildir"
+        )
         parser.add_argument(
             "--queue",
             action="store_true",
             help="leave processing to the Celery workers instead of doing it here",
         )
 
-    def handle(self, *paths: str, queue: bool, **options) -> None:
+    def handle(self, *args, paths: list[str], queue: bool, **options) -> None:
         outcomes: Counter[str] = Counter()
         for path in paths:
             for name, raw in self._messages(Path(path)):
@@ -61,9 +63,9 @@ class Command(BaseCommand):
                 mailbox.Maildir(path, factory=None, create=False), path
             )
         elif path.is_dir():
-            for child in sorted(path.iterdir()):
-                if child.is_file():
-                    yield from self._messages(child)
+            # A plain folder: its .eml files (anything else in it is not mail).
+            for child in sorted(path.glob("*.eml")):
+                yield from self._messages(child)
         elif path.is_file():
             with path.open("rb") as handle:
                 is_mbox = handle.read(5) == b"From "

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from tickets.api import views
+
+urlpatterns = [
+    path("tickets/", views.TicketListCreate.as_view(), name="api-ticket-list"),
+    path("tickets/search/", views.TicketSearch.as_view(), name="api-ticket-search"),
+    path(
+        "tickets/<int:ticket_id>/",
+        views.TicketDetail.as_view(),
+        name="api-ticket-detail",
+    ),
+    path(
+        "tickets/<int:ticket_id>/messages/",
+        views.TicketMessages.as_view(),
+        name="api-ticket-messages",
+    ),
+    path(
+        "customers/<int:customer_id>/timeline/",
+        views.CustomerTimeline.as_view(),
+        name="api-customer-timeline",
+    ),
+]

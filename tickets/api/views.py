@@ -1,0 +1,261 @@
+"""The tickets API: integrations create tickets and read them, agents write on
+them, and every message of a customer reads as one timeline.
+
+Tickets and customers answer 404 outside the caller's pod, never 403
+(pods.backends decides); a missing model permission is a 403."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import QuerySet
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+import pods.selectors
+from tickets import selectors, services
+from tickets.api import serializers
+from tickets.models import Ticket
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 200
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the ticket's state."
+    default_code = "conflict"
+
+
+class Unprocessable(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "The request cannot be processed."
+    default_code = "unprocessable"
+
+
+class OldestFirstPagination(api_settings.DEFAULT_PAGINATION_CLASS):
+    """The project's cursor pages, oldest first: a timeline reads forwards."""
+
+    ordering = "id"
+
+
+def require_model_perm(request, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+
+
+def visible_ticket(request, ticket_id: int) -> Ticket:
+    """The ticket (or the one it was merged into) if the caller may see it; 404
+    otherwise, so another pod's ticket is indistinguishable from a missing one."""
+    ticket = selectors.ticket_current(ticket_id=ticket_id)
+    if ticket is None or not request.user.has_perm("tickets.view_ticket", ticket):
+        raise Http404
+    return ticket
+
+
+def tickets_visible(request) -> QuerySet[Ticket]:
+    """Tickets of the caller's pod, or of every pod for those who see all."""
+    require_model_perm(request, "tickets.view_ticket")
+    if request.user.has_perm("pods.view_all_pods"):
+        return Ticket.objects.all()
+    pod_id = pods.selectors.home_pod_id(user_id=request.user.pk)
+    if pod_id is None:
+        return Ticket.objects.none()
+    return Ticket.objects.filter(pod_id=pod_id)
+
+
+def flat_errors(errors, prefix: str = "") -> dict[str, list]:
+    """Nested serializer errors as dotted field names ("customer.email"), so the
+    error format's `fields` stays one level deep."""
+    if not isinstance(errors, dict):
+        return {prefix or api_settings.NON_FIELD_ERRORS_KEY: errors}
+    flat: dict[str, list] = {}
+    for name, value in errors.items():
+        flat.update(flat_errors(value, f"{prefix}.{name}" if prefix else name))
+    return flat
+
+
+def valid(serializer_class, data) -> dict:
+    given = serializer_class(data=data)
+    if not given.is_valid():
+        raise ValidationError(flat_errors(given.errors))
+    return given.validated_data
+
+
+class TicketListCreate(generics.ListAPIView):
+    serializer_class = serializers.TicketOutput
+
+    def get_queryset(self):
+        filters = valid(serializers.TicketFilterInput, self.request.query_params)
+        tickets = tickets_visible(self.request)
+        if "status" in filters:
+            tickets = tickets.filter(status=filters["status"])
+        if "channel" in filters:
+            tickets = tickets.filter(channel=filters["channel"])
+        if "customer" in filters:
+            tickets = tickets.filter(customer_id=filters["customer"])
+        return tickets
+
+    @extend_schema(parameters=[serializers.TicketFilterInput])
+    def get(self, request, *args, **kwargs):
+        """Tickets of your pod (every pod if you may see all), newest first."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=serializers.TicketCreateInput,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="Repeat a request with the same key (and the same "
+                "body) to get the same ticket back instead of a second one.",
+            )
+        ],
+        responses={
+            201: serializers.TicketOutput,
+            200: OpenApiResponse(
+                serializers.TicketOutput,
+                description="A repeat of an earlier request with the same key.",
+            ),
+            202: OpenApiResponse(
+                serializers.ContactAcceptedOutput,
+                description="Stored, but not a ticket you may see: processing "
+                "failed and waits for a retry, or it went to another pod.",
+            ),
+        },
+    )
+    def post(self, request):
+        """Open a ticket for a customer, as an integration (channel API)."""
+        require_model_perm(request, "tickets.add_ticket")
+        data = valid(serializers.TicketCreateInput, request.data)
+        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+        if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+            raise ValidationError(
+                {IDEMPOTENCY_HEADER: [f"at most {MAX_IDEMPOTENCY_KEY} characters"]}
+            )
+        customer = data["customer"]
+        try:
+            submitted = services.contact_submit(
+                channel=Ticket.Channel.API,
+                contact=services.Contact(
+                    name=customer.get("name", ""),
+                    email=customer.get("email", ""),
+                    phone=customer.get("phone", ""),
+                    subject=data["subject"],
+                    text=data["text"],
+                    priority=data.get("priority", ""),
+                    # Keys are the caller's own: two integrations may both use "1".
+                    idempotency_key=f"user-{request.user.pk}:{key}" if key else "",
+                ),
+                now=timezone.now(),
+                meta={
+                    "request_id": getattr(request, "request_id", ""),
+                    "user_id": request.user.pk,
+                },
+            )
+        except services.ContactInvalid as exc:
+            raise ValidationError({f"customer.{exc.field}": [str(exc)]}) from exc
+        except services.IdempotencyKeyReused as exc:
+            raise Unprocessable(str(exc), code="idempotency_key_reused") from exc
+        ticket = submitted.envelope.ticket
+        if ticket is None or not request.user.has_perm("tickets.view_ticket", ticket):
+            return Response(
+                serializers.ContactAcceptedOutput(
+                    {
+                        "envelope": submitted.envelope.id,
+                        "state": submitted.envelope.state,
+                        "ticket": None,
+                    }
+                ).data,
+                status=status.HTTP_202_ACCEPTED,
+            )
+        return Response(
+            serializers.TicketOutput(ticket).data,
+            status=status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK,
+            headers={"Location": reverse("api-ticket-detail", args=[ticket.id])},
+        )
+
+
+class TicketDetail(APIView):
+    @extend_schema(responses=serializers.TicketDetailOutput)
+    def get(self, request, ticket_id: int):
+        """The ticket with every message of its thread, in order. A merged
+        ticket answers as the ticket it was merged into."""
+        ticket = visible_ticket(request, ticket_id)
+        thread = selectors.ticket_thread(ticket_id=ticket.id)
+        return Response(
+            serializers.TicketDetailOutput(ticket, context={"thread": thread}).data
+        )
+
+
+class TicketMessages(APIView):
+    @extend_schema(
+        request=serializers.MessageInput,
+        responses={
+            201: serializers.MessageOutput,
+            409: OpenApiResponse(description="The reply cannot be sent; the reason."),
+        },
+    )
+    def post(self, request, ticket_id: int):
+        """Reply to the customer in their channel, or add an internal note, as
+        the calling agent."""
+        ticket = visible_ticket(request, ticket_id)
+        if not request.user.has_perm("tickets.change_ticket", ticket):
+            raise PermissionDenied
+        agent = pods.selectors.agent_for_user(user_id=request.user.pk)
+        if agent is None:
+            raise PermissionDenied("Only agents write on tickets.")
+        data = valid(serializers.MessageInput, request.data)
+        write = services.message_reply if data["kind"] == "reply" else services.note_add
+        try:
+            message = write(
+                ticket=ticket, agent_id=agent.id, text=data["text"], now=timezone.now()
+            )
+        except services.ReplyRefused as exc:
+            raise Conflict(str(exc), code="reply_refused") from exc
+        return Response(
+            serializers.MessageOutput(message).data, status=status.HTTP_201_CREATED
+        )
+
+
+class TicketSearch(generics.ListAPIView):
+    serializer_class = serializers.TicketOutput
+
+    def get_queryset(self):
+        query = valid(serializers.TicketSearchInput, self.request.query_params)["q"]
+        return selectors.tickets_search(
+            query=query, tickets=tickets_visible(self.request)
+        )
+
+    @extend_schema(parameters=[serializers.TicketSearchInput])
+    def get(self, request, *args, **kwargs):
+        """Your visible tickets whose subject or any message holds the words."""
+        return super().get(request, *args, **kwargs)
+
+
+class CustomerTimeline(generics.ListAPIView):
+    serializer_class = serializers.TimelineMessageOutput
+    pagination_class = OldestFirstPagination
+
+    def get_queryset(self):
+        customer_id = self.kwargs["customer_id"]
+        try:
+            owner = pods.selectors.customer_owner(customer_id=customer_id)
+        except ObjectDoesNotExist:
+            raise Http404 from None
+        # The backend decides scope; an unsaved Ticket carries only the pod.
+        if not self.request.user.has_perm(
+            "tickets.view_ticket", Ticket(pod_id=owner.pod_id)
+        ):
+            raise Http404
+        return selectors.customer_timeline(customer_id=customer_id)
+
+    def get(self, request, *args, **kwargs):
+        """Every message of every ticket of the customer, on every channel,
+        oldest first."""
+        return super().get(request, *args, **kwargs)

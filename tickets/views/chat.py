@@ -1,0 +1,177 @@
+"""The chat widget's HTTP side: start a chat from any site that embeds the
+widget, and a demo page that embeds it the way a customer's site does.
+
+The widget itself is a static file (static/chat/widget.js); once a chat has
+started, everything goes over the visitor websocket (tickets.consumers)."""
+
+import json
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from tickets import rules, services
+
+logger = logging.getLogger(__name__)
+
+# Chats one address may start per window: generous for an office behind one
+# NAT address, tight for a script filling the database with empty sessions.
+SESSIONS_PER_WINDOW = 30
+WINDOW_SECONDS = 600
+MAX_BODY_BYTES = 4096  # a name and an email address
+PREFLIGHT_CACHE_SECONDS = 600
+VISITOR_SOCKET_PATH = "/ws/chat/"
+WIDGET_FILE = "chat/widget.js"  # under STATIC_URL
+
+
+def _error(
+    status: int, code: str, message: str, *, fields: dict | None = None
+) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": code, "message": message, "fields": fields or {}}},
+        status=status,
+    )
+
+
+def _allowed_origins() -> list[str]:
+    return list(getattr(settings, "HELPDESK_CHAT_ALLOWED_ORIGINS", ()))
+
+
+def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
+    """Let the embedding page read the answer (its origin was checked)."""
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+    response["Vary"] = "Origin"
+    return response
+
+
+@csrf_exempt  # acts for no signed-in user; the Origin is checked instead
+@require_http_methods(["POST", "OPTIONS"])
+def chat_session_start(request: HttpRequest) -> HttpResponse:
+    """POST /chat/session/ {"name"?, "email"?}: start a chat and answer the signed
+    visitor token with the websocket to open with it (201). 403 for a site that
+    may not embed the widget, 400 for a malformed body or email, 429 with
+    Retry-After when the address started too many chats."""
+    origin = request.headers.get("Origin")
+    if not rules.chat_origin_allowed(
+        origin=origin, host=request.get_host(), allowed=_allowed_origins()
+    ):
+        return _error(403, "origin_refused", "this site may not start chats here")
+    if request.method == "OPTIONS":
+        preflight = _cors(HttpResponse(status=204), origin)
+        preflight["Access-Control-Allow-Methods"] = "POST"
+        preflight["Access-Control-Allow-Headers"] = "Content-Type"
+        preflight["Access-Control-Max-Age"] = str(PREFLIGHT_CACHE_SECONDS)
+        return preflight
+    wait = _seconds_until_allowed(address=_client_address(request))
+    if wait:
+        refused = _error(
+            429,
+            "too_many_sessions",
+            f"too many chats started from this address; try again in {wait} s",
+        )
+        refused["Retry-After"] = str(wait)
+        return _cors(refused, origin)
+    visitor, problem = _visitor(request.body)
+    if problem:
+        return _cors(_error(400, "malformed", problem), origin)
+    try:
+        started = services.chat_session_start(
+            visitor_name=visitor["name"],
+            visitor_email=visitor["email"],
+            origin=origin or "",
+            now=timezone.now(),
+        )
+    except services.ChatRefused as exc:
+        return _cors(
+            _error(400, exc.code, str(exc), fields={"email": [str(exc)]}), origin
+        )
+    public_id = str(started.session.public_id)
+    scheme = "wss" if request.is_secure() else "ws"
+    answer = JsonResponse(
+        {
+            "session": public_id,
+            "token": signing.TimestampSigner(salt=rules.VISITOR_TOKEN_SALT).sign(
+                public_id
+            ),
+            "expires_in": rules.VISITOR_TOKEN_MAX_AGE,
+            "websocket": f"{scheme}://{request.get_host()}{VISITOR_SOCKET_PATH}",
+            "state": started.status.state,
+            "agents_online": started.status.agents_online,
+            "email_needed": started.status.email_needed,
+            "email": started.status.visitor_email,
+        },
+        status=201,
+    )
+    answer["Cache-Control"] = "no-store"  # the token is the visitor's key
+    return _cors(answer, origin)
+
+
+def _seconds_until_allowed(*, address: str) -> int:
+    """0 when the address may start another chat, else the seconds to wait.
+
+    A fixed window counted in the shared cache (Redis on the real stack, so every
+    web process counts together). When the cache is away chats still start: a
+    broken counter must not close the front door."""
+    window = rules.rate_window(at=timezone.now().timestamp(), seconds=WINDOW_SECONDS)
+    key = f"chat-sessions:{address}:{window.index}"
+    try:
+        cache.add(key, 0, timeout=WINDOW_SECONDS)
+        started = cache.incr(key)
+    except ValueError:  # expired between add and incr: this is the first
+        return 0
+    except Exception:
+        logger.warning("chat session rate limit unavailable", exc_info=True)
+        return 0
+    return window.retry_after if started > SESSIONS_PER_WINDOW else 0
+
+
+def _client_address(request: HttpRequest) -> str:
+    """The visitor's address. Behind the one proxy we run (TRUSTED_PROXY_HEADERS
+    set, see settings), the last X-Forwarded-For entry is the address that proxy
+    saw; entries before it are whatever the client sent, and are ignored."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and forwarded.strip():
+        return forwarded.rsplit(",", 1)[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _visitor(body: bytes) -> tuple[dict, str]:
+    """The visitor's name and email from the body, or the reason it is malformed."""
+    if len(body) > MAX_BODY_BYTES:
+        return {}, f"the body is over {MAX_BODY_BYTES} bytes"
+    try:
+        payload = json.loads(body.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError):
+        return {}, "the body must be a JSON object"
+    if not isinstance(payload, dict):
+        return {}, "the body must be a JSON object"
+    visitor = {"name": payload.get("name") or "", "email": payload.get("email") or ""}
+    if not all(isinstance(value, str) for value in visitor.values()):
+        return {}, "name and email must be strings"
+    return visitor, ""
+
+
+@require_GET
+def chat_demo(request: HttpRequest) -> HttpResponse:
+    """GET /chat/demo/: a stand-in for a customer's site, embedding the widget
+    with the one tag a customer would paste."""
+    # The file's stable name, not its hashed one: a customer's tag must keep
+    # working across deploys (WhiteNoise serves it with a short cache life).
+    static_url = settings.STATIC_URL
+    if "://" not in static_url:
+        static_url = "/" + static_url.lstrip("/")
+    return render(
+        request,
+        "tickets/chat_demo.html",
+        {
+            "helpdesk": f"{request.scheme}://{request.get_host()}",
+            "widget_src": request.build_absolute_uri(f"{static_url}{WIDGET_FILE}"),
+        },
+    )
