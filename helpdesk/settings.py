@@ -332,6 +332,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several serializers have a "status" with different choices; name each.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.Ticket.Status",
+        "TicketStatusMoveEnum": [
+            ("OPEN", "Open"),
+            ("PENDING", "Pending"),
+            ("SOLVED", "Solved"),
+        ],
+    },
 }
 
 # --- Logging: readable lines in development, one JSON object per line in production

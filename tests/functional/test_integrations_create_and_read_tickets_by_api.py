@@ -359,6 +359,70 @@ class TestWriteOnTickets:
 
 
 @pytest.mark.django_db
+class TestMoveAndMergeTickets:
+    def test_an_agent_sets_pending_resumes_and_solves(self, api, mine, now):
+        ticket = contact_in(mine, now, email="p@example.com")
+        api.force_authenticate(member_of(mine).user)
+        url = f"/api/tickets/{ticket.id}/status/"
+
+        steps = [
+            api.post(url, {"status": status}, format="json")
+            for status in ("PENDING", "OPEN", "SOLVED")
+        ]
+
+        assert [step.status_code for step in steps] == [200, 200, 200]
+        assert [step.json()["status"] for step in steps] == [
+            "PENDING",
+            "OPEN",
+            "SOLVED",
+        ]
+        assert Ticket.objects.get(id=ticket.id).solved_at is not None
+
+    def test_a_move_the_ticket_cannot_make_is_a_409(self, api, mine, now):
+        ticket = contact_in(mine, now, email="m@example.com")
+        api.force_authenticate(member_of(mine).user)
+
+        refused = api.post(
+            f"/api/tickets/{ticket.id}/status/", {"status": "OPEN"}, format="json"
+        )
+
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "transition_refused"
+
+    def test_tickets_of_one_customer_merge(self, api, mine, now):
+        first = contact_in(mine, now, email="twice@example.com")
+        second = contact_in(mine, now, email="twice@example.com", subject="Again")
+        api.force_authenticate(member_of(mine).user)
+
+        merged = api.post(
+            f"/api/tickets/{second.id}/merge/", {"into": first.id}, format="json"
+        )
+
+        assert merged.status_code == 200
+        assert merged.json()["id"] == first.id
+        second.refresh_from_db()
+        assert (second.status, second.merged_into_id) == ("CLOSED", first.id)
+
+    def test_another_pods_ticket_cannot_be_moved_or_merged_into(
+        self, api, mine, theirs, now
+    ):
+        own = contact_in(mine, now, email="own@example.com")
+        foreign = contact_in(theirs, now, email="foreign@example.com")
+        api.force_authenticate(member_of(mine).user)
+
+        moved = api.post(
+            f"/api/tickets/{foreign.id}/status/", {"status": "SOLVED"}, format="json"
+        )
+        merged = api.post(
+            f"/api/tickets/{own.id}/merge/", {"into": foreign.id}, format="json"
+        )
+
+        assert (moved.status_code, merged.status_code) == (404, 404)
+        assert Ticket.objects.get(id=foreign.id).status != "SOLVED"
+        assert Ticket.objects.get(id=own.id).merged_into_id is None
+
+
+@pytest.mark.django_db
 class TestCustomerTimeline:
     def test_every_message_of_every_ticket_and_channel_in_order(self, api, mine, now):
         web = contact_in(

@@ -56,6 +56,16 @@ class MessageInput(serializers.Serializer):
     text = serializers.CharField(max_length=MAX_TEXT_LENGTH)
 
 
+class StatusInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["OPEN", "PENDING", "SOLVED"])
+
+
+class MergeInput(serializers.Serializer):
+    into = serializers.IntegerField(
+        min_value=1, help_text="The ticket that receives this one's messages."
+    )
+
+
 class TicketOutput(serializers.ModelSerializer):
     class Meta:
         model = Ticket

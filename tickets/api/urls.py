@@ -16,6 +16,16 @@ urlpatterns = [
         name="api-ticket-messages",
     ),
     path(
+        "tickets/<int:ticket_id>/status/",
+        views.TicketStatus.as_view(),
+        name="api-ticket-status",
+    ),
+    path(
+        "tickets/<int:ticket_id>/merge/",
+        views.TicketMerge.as_view(),
+        name="api-ticket-merge",
+    ),
+    path(
         "customers/<int:customer_id>/timeline/",
         views.CustomerTimeline.as_view(),
         name="api-customer-timeline",

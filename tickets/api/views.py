@@ -57,15 +57,14 @@ def visible_ticket(request, ticket_id: int) -> Ticket:
     return ticket
 
 
-def tickets_visible(request) -> QuerySet[Ticket]:
+def tickets_visible(request, **filters) -> QuerySet[Ticket]:
     """Tickets of the caller's pod, or of every pod for those who see all."""
     require_model_perm(request, "tickets.view_ticket")
-    if request.user.has_perm("pods.view_all_pods"):
-        return Ticket.objects.all()
-    pod_id = pods.selectors.home_pod_id(user_id=request.user.pk)
-    if pod_id is None:
-        return Ticket.objects.none()
-    return Ticket.objects.filter(pod_id=pod_id)
+    return selectors.tickets_filtered(
+        pod_id=pods.selectors.home_pod_id(user_id=request.user.pk),
+        every_pod=request.user.has_perm("pods.view_all_pods"),
+        **filters,
+    )
 
 
 def flat_errors(errors, prefix: str = "") -> dict[str, list]:
@@ -91,14 +90,12 @@ class TicketListCreate(generics.ListAPIView):
 
     def get_queryset(self):
         filters = valid(serializers.TicketFilterInput, self.request.query_params)
-        tickets = tickets_visible(self.request)
-        if "status" in filters:
-            tickets = tickets.filter(status=filters["status"])
-        if "channel" in filters:
-            tickets = tickets.filter(channel=filters["channel"])
-        if "customer" in filters:
-            tickets = tickets.filter(customer_id=filters["customer"])
-        return tickets
+        return tickets_visible(
+            self.request,
+            status=filters.get("status", ""),
+            channel=filters.get("channel", ""),
+            customer_id=filters.get("customer"),
+        )
 
     @extend_schema(parameters=[serializers.TicketFilterInput])
     def get(self, request, *args, **kwargs):
@@ -204,9 +201,7 @@ class TicketMessages(APIView):
     def post(self, request, ticket_id: int):
         """Reply to the customer in their channel, or add an internal note, as
         the calling agent."""
-        ticket = visible_ticket(request, ticket_id)
-        if not request.user.has_perm("tickets.change_ticket", ticket):
-            raise PermissionDenied
+        ticket = changeable_ticket(request, ticket_id)
         agent = pods.selectors.agent_for_user(user_id=request.user.pk)
         if agent is None:
             raise PermissionDenied("Only agents write on tickets.")
@@ -221,6 +216,66 @@ class TicketMessages(APIView):
         return Response(
             serializers.MessageOutput(message).data, status=status.HTTP_201_CREATED
         )
+
+
+def changeable_ticket(request, ticket_id: int) -> Ticket:
+    ticket = visible_ticket(request, ticket_id)
+    if not request.user.has_perm("tickets.change_ticket", ticket):
+        raise PermissionDenied
+    return ticket
+
+
+class TicketStatus(APIView):
+    @extend_schema(
+        request=serializers.StatusInput,
+        responses={
+            200: serializers.TicketOutput,
+            409: OpenApiResponse(description="The ticket cannot move there now."),
+        },
+    )
+    def post(self, request, ticket_id: int):
+        """Move the ticket: PENDING waits on the customer (the resolution clock
+        pauses), OPEN resumes it, SOLVED solves it."""
+        ticket = changeable_ticket(request, ticket_id)
+        target = valid(serializers.StatusInput, request.data)["status"]
+        move = {
+            "PENDING": services.ticket_pending_set,
+            "OPEN": services.ticket_resume,
+            "SOLVED": services.ticket_solve,
+        }[target]
+        try:
+            ticket = move(ticket=ticket, now=timezone.now())
+        except services.TransitionRefused as exc:
+            raise Conflict(str(exc), code="transition_refused") from exc
+        return Response(serializers.TicketOutput(ticket).data)
+
+
+class TicketMerge(APIView):
+    @extend_schema(
+        request=serializers.MergeInput,
+        responses={
+            200: serializers.TicketOutput,
+            409: OpenApiResponse(description="The tickets cannot be merged."),
+        },
+    )
+    def post(self, request, ticket_id: int):
+        """Merge this ticket into another of the same customer; answers with
+        the ticket merged into."""
+        source = changeable_ticket(request, ticket_id)
+        target = changeable_ticket(
+            request, valid(serializers.MergeInput, request.data)["into"]
+        )
+        agent = pods.selectors.agent_for_user(user_id=request.user.pk)
+        try:
+            merged = services.ticket_merge(
+                source=source,
+                target=target,
+                agent_id=agent.id if agent else None,
+                now=timezone.now(),
+            )
+        except services.MergeRefused as exc:
+            raise Conflict(str(exc), code="merge_refused") from exc
+        return Response(serializers.TicketOutput(merged).data)
 
 
 class TicketSearch(generics.ListAPIView):

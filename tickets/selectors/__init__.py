@@ -22,6 +22,7 @@ from tickets.selectors._intake import (
     message_delivered,
     webhook_secrets,
 )
+from tickets.selectors._queues import tickets_filtered
 from tickets.selectors._sla import sla_policy_facts, tickets_due_before
 from tickets.selectors._threads import (
     customer_email,
@@ -59,6 +60,7 @@ __all__ = [
     "ticket_participant",
     "ticket_thread",
     "tickets_due_before",
+    "tickets_filtered",
     "tickets_search",
     "webhook_secrets",
 ]
