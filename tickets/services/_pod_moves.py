@@ -4,7 +4,7 @@ when a pod splits or two customers merge."""
 import logging
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 import pods.selectors
@@ -71,6 +71,8 @@ def _tickets_of_staying_customers_requeue(*, split) -> int:
 
 
 def _tickets_follow_customers(*, batch: pods.services.SplitBatch) -> int:
+    if connection.vendor == "postgresql":
+        return _tickets_follow_customers_sql(batch=batch)
     open_tickets = Ticket.objects.filter(
         customer_id__in=batch.customer_ids, status__in=Ticket.OPEN_STATUSES
     )
@@ -79,6 +81,52 @@ def _tickets_follow_customers(*, batch: pods.services.SplitBatch) -> int:
         to_pod_id=batch.new_pod_id,
         keep=set(batch.moving_agent_ids),
     )
+
+
+# The same move as _open_tickets_move, in one statement with the ids as array
+# parameters: a batch of 5,000 customers compiles no 5,000-placeholder IN lists
+# and reads each ticket once. Returns, per released assignee, how many tickets
+# went back to the queue, and how many tickets moved in all.
+FOLLOW_SQL = """
+WITH open_tickets AS (
+    SELECT id, assignee_id,
+           (assignee_id IS NOT NULL
+            AND NOT assignee_id = ANY(%(keep)s::bigint[])) AS requeue
+    FROM {table}
+    WHERE customer_id = ANY(%(customers)s::bigint[]) AND status IN %(open)s
+    FOR UPDATE
+), moved AS (
+    UPDATE {table} AS ticket SET
+        pod_id = %(pod)s,
+        assignee_id = CASE WHEN o.requeue THEN NULL ELSE ticket.assignee_id END,
+        status = CASE WHEN o.requeue THEN %(new)s ELSE ticket.status END,
+        assigned_at = CASE WHEN o.requeue THEN NULL ELSE ticket.assigned_at END
+    FROM open_tickets AS o
+    WHERE ticket.id = o.id AND (o.requeue OR ticket.pod_id <> %(pod)s)
+    RETURNING o.assignee_id, o.requeue
+)
+SELECT assignee_id, count(*) FILTER (WHERE requeue), count(*)
+FROM moved GROUP BY assignee_id
+"""
+
+
+def _tickets_follow_customers_sql(*, batch: pods.services.SplitBatch) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            FOLLOW_SQL.format(table=Ticket._meta.db_table),
+            {
+                "keep": list(batch.moving_agent_ids),
+                "customers": batch.customer_ids,
+                "open": tuple(Ticket.OPEN_STATUSES),
+                "pod": batch.new_pod_id,
+                "new": Ticket.Status.NEW,
+            },
+        )
+        rows = cursor.fetchall()
+    for agent_id, requeued, _ in rows:
+        if agent_id is not None and requeued:
+            pods.services.agent_load_release(agent_id=agent_id, count=requeued)
+    return sum(moved for _, _, moved in rows)
 
 
 def _open_tickets_move(
