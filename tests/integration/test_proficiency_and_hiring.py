@@ -45,6 +45,30 @@ class TestProficiencyRecompute:
         assert busy.tier == "HIGH"
         assert busy.proficiency_score == snapshot.score
 
+    def test_one_touch_is_the_share_solved_with_a_single_reply(self, now):
+        pod = factories.pod()
+        agent = factories.agent(pod=pod, capacity=50)
+        day = datetime.combine(now.date() - timedelta(days=1), time(12), tzinfo=UTC)
+        replies_per_ticket = [1, 1, 1, 2, 0]
+        for number, replies in enumerate(replies_per_ticket):
+            ticket = tickets.services.ticket_open(
+                identities=[("EMAIL", f"t{number}@example.com")],
+                channel="EMAIL",
+                subject="s",
+                now=day,
+            ).ticket
+            for _ in range(replies):
+                tickets.services.message_reply(
+                    ticket=ticket, agent_id=agent.id, text="Done", now=day
+                )
+            tickets.services.ticket_solve(ticket=ticket, now=day + timedelta(hours=1))
+
+        tickets.services.proficiency_recompute(period_end=now.date(), days=1, now=now)
+
+        # Four tickets had replies; three of them needed exactly one.
+        snapshot = AgentKpiSnapshot.objects.get(agent=agent)
+        assert snapshot.one_touch_rate == Decimal("0.750")
+
     def test_a_rerun_replaces_the_reading_for_the_same_period(self, now):
         agent = factories.agent(pod=factories.pod())
         values = {"handle_minutes": None, "csat": None, "one_touch_rate": None}

@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from tickets.models import Ticket
+from tickets.models import Message, Ticket
 
 
 def open_tickets_of_pod(*, pod_id: int) -> QuerySet[Ticket]:
@@ -39,6 +39,9 @@ class AgentFacts:
     agent_id: int
     solved: int
     median_handle_minutes: Decimal | None
+    # Of the solved tickets the agent replied on, the share solved with one
+    # reply and never reopened; None when they replied on none.
+    one_touch_rate: Decimal | None = None
 
 
 def agent_facts(*, start: datetime, end: datetime) -> list[AgentFacts]:
@@ -53,12 +56,42 @@ def agent_facts(*, start: datetime, end: datetime) -> list[AgentFacts]:
         .values_list("assignee_id", "n")
     )
     medians = _median_handle_minutes(start=start, end=end)
+    one_touch = _one_touch_rates(solved=solved)
     return [
         AgentFacts(
-            agent_id=agent_id, solved=n, median_handle_minutes=medians.get(agent_id)
+            agent_id=agent_id,
+            solved=n,
+            median_handle_minutes=medians.get(agent_id),
+            one_touch_rate=one_touch.get(agent_id),
         )
         for agent_id, n in sorted(counts.items())
     ]
+
+
+def _one_touch_rates(*, solved: QuerySet[Ticket]) -> dict[int, Decimal]:
+    replies = (
+        Message.objects.filter(
+            ticket_id=OuterRef("id"), direction=Message.Direction.OUTBOUND
+        )
+        .order_by()
+        .values("ticket_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    rows = (
+        solved.annotate(replies=Subquery(replies))
+        .filter(replies__gte=1)
+        .values("assignee_id")
+        .annotate(
+            replied=Count("id"),
+            one_touch=Count("id", filter=Q(replies=1, reopened_count=0)),
+        )
+        .values_list("assignee_id", "replied", "one_touch")
+    )
+    return {
+        agent_id: (Decimal(one) / Decimal(replied)).quantize(Decimal("0.001"))
+        for agent_id, replied, one in rows
+    }
 
 
 MEDIAN_HANDLE_SQL = """
