@@ -23,6 +23,14 @@ from tickets.models._tickets import (
     Ticket,
     TicketParticipant,
 )
+from tickets.models._workspace import (
+    ReplyTemplate,
+    ReplyTemplateVersion,
+    SatisfactionSurvey,
+    TemplateSuggestion,
+    TemplateUse,
+    TicketCollaborator,
+)
 
 __all__ = [
     "Attachment",
@@ -36,10 +44,16 @@ __all__ = [
     "InboundEnvelope",
     "MailboxCheckpoint",
     "Message",
+    "ReplyTemplate",
+    "ReplyTemplateVersion",
+    "SatisfactionSurvey",
     "SlaEvent",
     "SlaPolicy",
     "Tag",
+    "TemplateSuggestion",
+    "TemplateUse",
     "Ticket",
+    "TicketCollaborator",
     "TicketParticipant",
     "WebhookSecret",
 ]
