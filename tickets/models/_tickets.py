@@ -102,6 +102,8 @@ class Ticket(models.Model):
     next_response_due = models.DateTimeField(null=True, blank=True)
     resolution_due = models.DateTimeField(null=True, blank=True)
     sla_check_at = models.DateTimeField(null=True, blank=True)
+    # The earliest running due time, breached or not: what queues sort by.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -120,6 +122,10 @@ class Ticket(models.Model):
                 fields=["sla_check_at", "id"],
                 condition=Q(status__in=["NEW", "OPEN", "PENDING"]),
                 name="ticket_sla_watch",
+            ),
+            models.Index(
+                fields=["pod", "status", "sla_due_at", "id"],
+                name="ticket_pod_queue_by_sla",
             ),
             models.Index(
                 fields=["status", "solved_at"],

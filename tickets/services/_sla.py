@@ -18,6 +18,7 @@ SLA_FIELDS = [
     "first_response_due",
     "next_response_due",
     "resolution_due",
+    "sla_due_at",
     "sla_check_at",
 ]
 BREACH_BATCH = 500  # tickets per sweep transaction
@@ -48,6 +49,7 @@ def _due_apply(ticket: Ticket, due: rules.SlaDue, *, reported_until=None) -> Non
     ticket.first_response_due = due.first_response_due
     ticket.next_response_due = due.next_response_due
     ticket.resolution_due = due.resolution_due
+    ticket.sla_due_at = rules.sla_next_due(due=due)
     pending = [
         due_at
         for due_at in (
