@@ -225,7 +225,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Auth and permissions -----------------------------------------------------
-AUTHENTICATION_BACKENDS = ["pods.backends.PodScopeBackend"]
+AUTHENTICATION_BACKENDS = [
+    "pods.backends.PodScopeBackend",
+    "tickets.backends.InvitedColleagueBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

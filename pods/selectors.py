@@ -416,3 +416,33 @@ def customer_identities(*, customer_id: int) -> list[tuple[str, str]]:
         .order_by("id")
         .values_list("kind", "value")
     )
+
+
+@dataclass(frozen=True)
+class AgentBrief:
+    id: int
+    user_id: int
+    pod_id: int | None
+    name: str
+
+
+def agent_brief(*, agent_id: int) -> AgentBrief | None:
+    """Who an active agent is and where they work, in one read."""
+    row = (
+        Agent.objects.filter(id=agent_id, left_on__isnull=True, user__is_active=True)
+        .values_list(
+            "id",
+            "user_id",
+            "pod_id",
+            "user__first_name",
+            "user__last_name",
+            "user__username",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    agent, user, pod, first, last, username = row
+    return AgentBrief(
+        id=agent, user_id=user, pod_id=pod, name=f"{first} {last}".strip() or username
+    )
