@@ -94,15 +94,22 @@ format: .venv ## Apply ruff's fixes and formatting
 #   make bench BENCH_ARGS="--customers 1500000 --pods 25"
 # Each size needs a database of its own (the first run fills it; a database holding
 # another volume is refused). See docs/benchmarks.md.
+# BENCH=intake runs the multichannel intake benchmark instead (its own database too;
+# it starts its own Redis, uvicorn and Celery worker):
+#   make bench BENCH=intake BENCH_ARGS="--stream-seconds 600"
+BENCH ?= pods
 BENCH_ARGS ?=
-bench: .venv ## Pods benchmark on PostgreSQL: DATABASE_URL=postgres://... BENCH_ARGS=...
+bench: .venv ## Benchmark on PostgreSQL: DATABASE_URL=postgres://... [BENCH=pods|intake] BENCH_ARGS=...
 	@case "$${DATABASE_URL:-}" in \
 		postgres://*|postgresql://*|pgsql://*|postgis://*) ;; \
 		*) echo "make bench needs DATABASE_URL=postgres://USER@HOST:PORT/DB, a" \
 			"PostgreSQL database of its own (the benchmark fills it);" \
 			"see docs/benchmarks.md" >&2; exit 1 ;; \
 	esac
-	$(BIN)/python -m tests.performance.bench_pods $(BENCH_ARGS)
+	@case "$(BENCH)" in pods|intake) ;; \
+		*) echo "BENCH must be pods or intake, not '$(BENCH)'" >&2; exit 1 ;; \
+	esac
+	$(BIN)/python -m tests.performance.bench_$(BENCH) $(BENCH_ARGS)
 
 # --- Lock files ----------------------------------------------------------------
 lock: | $(BIN)/python ## Regenerate requirements/*.txt from pyproject.toml (PIP_COMPILE_ARGS=--upgrade)

@@ -393,6 +393,10 @@ HELPDESK = {
     "INBOUND_MAX_ATTEMPTS": env_int("HELPDESK_INBOUND_MAX_ATTEMPTS", default=5),
     "PENDING_AUTO_SOLVE_DAYS": env_int("HELPDESK_PENDING_AUTO_SOLVE_DAYS", default=7),
     "SOLVED_AUTO_CLOSE_DAYS": env_int("HELPDESK_SOLVED_AUTO_CLOSE_DAYS", default=4),
+    # Satisfaction survey links can be answered (and changed) this many days.
+    "SURVEY_DAYS": env_int("HELPDESK_SURVEY_DAYS", default=14),
+    # Where customers reach this site: links in outgoing messages are absolute.
+    "PUBLIC_URL": os.environ.get("HELPDESK_PUBLIC_URL", "http://127.0.0.1:8000"),
     # Webhook signing secrets per channel; admin can add more (WebhookSecret).
     "WEBHOOK_SECRETS": {
         channel: os.environ.get(f"HELPDESK_WEBHOOK_SECRET_{channel}", "")
@@ -422,3 +426,6 @@ HELPDESK = {
     },
 }
 HELPDESK_PHONE_REGION = os.environ.get("HELPDESK_PHONE_REGION", "GB")
+# Sites that may embed the chat widget: exact origins (https://shop.example) or
+# "*"; the helpdesk's own host is always allowed.
+HELPDESK_CHAT_ALLOWED_ORIGINS = env_list("HELPDESK_CHAT_ALLOWED_ORIGINS", default="")

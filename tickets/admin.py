@@ -2,8 +2,11 @@
 messages for inspection, webhook secrets, SLA policies and business hours,
 contact reasons and tags."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -18,9 +21,12 @@ from tickets.models import (
     Holiday,
     InboundEnvelope,
     Message,
+    ReplyTemplate,
+    ReplyTemplateVersion,
     SlaEvent,
     SlaPolicy,
     Tag,
+    TemplateSuggestion,
     Ticket,
     WebhookSecret,
 )
@@ -204,3 +210,118 @@ class ContactReasonAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
+
+
+# --- Reply templates ------------------------------------------------------------
+
+
+class ReplyTemplateVersionInline(admin.TabularInline):
+    """Every version a template had: written by saves and accepted suggestions,
+    never edited."""
+
+    model = ReplyTemplateVersion
+    fields = ["version", "title", "body", "created_by", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ReplyTemplateForm(forms.ModelForm):
+    class Meta:
+        model = ReplyTemplate
+        fields = ["title", "pod", "language", "active", "body"]
+
+    def clean(self) -> dict:
+        answers = super().clean()
+        try:
+            services.reply_template_check(
+                title=answers.get("title", ""),
+                body=answers.get("body", ""),
+                language=answers.get("language", ""),
+            )
+        except services.TemplateInvalid as exc:
+            raise ValidationError(str(exc)) from exc
+        return answers
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    """Admins write global and pod templates here. Saves go through the
+    services, so a new title or text is a new version, as on the leads' pages;
+    a template is retired by unticking active, never deleted (its uses and
+    satisfaction would go with it)."""
+
+    form = ReplyTemplateForm
+    list_display = [
+        "title",
+        "pod",
+        "language",
+        "active",
+        "version",
+        "use_count",
+        "updated_at",
+    ]
+    list_filter = ["active", "language", "pod"]
+    search_fields = ["title", "body"]
+    list_select_related = ["pod"]
+    inlines = [ReplyTemplateVersionInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        # A template stays in the pod it was written for: its uses and
+        # suggestions belong there.
+        return ["pod", "version", "use_count"] if obj else ["version", "use_count"]
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Scoped like everywhere else: a pod's template by its keepers only.
+        return request.user.has_perm("tickets.change_replytemplate", obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        answers = form.cleaned_data
+        text = {
+            "title": answers["title"],
+            "body": answers["body"],
+            "language": answers["language"],
+            "active": answers["active"],
+        }
+        if change:
+            saved = services.reply_template_update(
+                template=obj, user=request.user, now=timezone.now(), **text
+            )
+        else:
+            saved = services.reply_template_create(
+                pod_id=obj.pod_id, user=request.user, now=timezone.now(), **text
+            )
+        # The admin goes on with `obj` (inlines, the redirect): make it the row
+        # the service saved.
+        obj.pk = saved.pk
+        obj.version = saved.version
+        obj.created_at = saved.created_at
+        obj.updated_at = saved.updated_at
+
+
+@admin.register(TemplateSuggestion)
+class TemplateSuggestionAdmin(ReadOnlyAdmin):
+    """Suggested edits, for the record: leads decide on them on the templates
+    pages, where each shows as a diff of the current text."""
+
+    list_display = [
+        "template",
+        "state",
+        "suggested_by",
+        "created_at",
+        "decided_by",
+        "decided_at",
+    ]
+    list_filter = ["state"]
+    search_fields = ["template__title", "body", "reason"]
+    list_select_related = ["template", "suggested_by__user", "decided_by__user"]
+    date_hierarchy = "created_at"

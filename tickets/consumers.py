@@ -232,6 +232,9 @@ class ChatVisitorConsumer(AsyncJsonWebsocketConsumer):
 
     async def email(self, content: dict) -> None:
         email = content.get("email")
+        if not self.messages.spend():
+            await self.send_error("slow_down", "too many attempts; wait a moment")
+            return
         if not isinstance(email, str):
             await self.send_error("invalid_email", "email must be a string")
             return
@@ -321,3 +324,147 @@ class ChatAgentConsumer(AsyncJsonWebsocketConsumer):
             rules.chat_session_group(public_id)
             for public_id in selectors.chat_session_ids_of_ticket(ticket_id=ticket.id)
         ]
+
+
+# --- Who is on a ticket: the workspace's presence and collision warnings ----------
+
+PRESENCE_FRAME_CHARS = 1024  # typing, changed and ping are a few bytes each
+CHANGES_PER_WINDOW = 10  # "changed" relays per window: a page saving, not a loop
+CHANGES_WINDOW_SECONDS = 10.0
+
+
+def ticket_group(ticket_id: int) -> str:
+    return f"ticket.{ticket_id}"
+
+
+class TicketPresenceConsumer(AsyncJsonWebsocketConsumer):
+    """Who else is on a ticket's page, live, so two agents do not answer the
+    customer twice. Each page's socket joins the ticket's group and announces
+    its agent viewing, typing (throttled; a reply or a note), having changed
+    the ticket (the other pages refresh) and leaving; a newcomer learns who is
+    already there from their answers. Behind the staff stack (session sign-in,
+    ALLOWED_HOSTS origins), and refused before accept unless the user may see
+    the ticket: 4401 signed out, 4403 no permission to see tickets at all, 4404
+    a missing ticket or another pod's (the two look the same, as on pages).
+
+    Frames from the page: typing {kind: "reply"|"note"}, changed, ping. Frames
+    to it: hello {sid}, viewing {sid, user_id, name}, typing {sid, user_id,
+    name, kind}, left {sid}, changed {sid}, pong. `sid` tells connections
+    apart (one agent may have the ticket open in two tabs)."""
+
+    group = ""
+    sid = ""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=4401)
+            return
+        refusal, ticket_id, name = await self.ticket_of_page(
+            ticket_id=self.scope["url_route"]["kwargs"]["ticket_id"]
+        )
+        if refusal:
+            await self.close(code=refusal)
+            return
+        import secrets  # here, not above: this section is appended to the module
+
+        self.sid = secrets.token_hex(8)
+        self.group = ticket_group(ticket_id)
+        self.me = {"sid": self.sid, "user_id": user.pk, "name": name}
+        self.typing = _Budget(count=1, seconds=TYPING_EVERY_SECONDS)
+        self.changes = _Budget(count=CHANGES_PER_WINDOW, seconds=CHANGES_WINDOW_SECONDS)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "sid": self.sid})
+        await self.channel_layer.group_send(
+            self.group,
+            {"type": "presence.joined", "reply_to": self.channel_name, **self.me},
+        )
+
+    @database_sync_to_async
+    def ticket_of_page(self, *, ticket_id: int) -> tuple[int, int, str]:
+        """(0, the ticket's id, the user's name) when the user may see the
+        ticket (a merged one answers as the ticket it went into), else (the
+        close code, 0, "")."""
+        user = self.scope["user"]
+        if not user.has_perm("tickets.view_ticket"):
+            return 4403, 0, ""
+        ticket = selectors.ticket_current(ticket_id=ticket_id)
+        if ticket is None or not user.has_perm("tickets.view_ticket", ticket):
+            return 4404, 0, ""
+        return 0, ticket.id, user.get_full_name() or user.get_username()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_send(
+                self.group, {"type": "presence.left", "sid": self.sid}
+            )
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        # Parsed here: a malformed frame is ignored, not a dropped connection.
+        if text_data is None or len(text_data) > PRESENCE_FRAME_CHARS:
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return
+        if isinstance(content, dict):
+            await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        kind = content.get("type")
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "typing" and self.typing.spend():
+            await self.channel_layer.group_send(
+                self.group,
+                {
+                    "type": "presence.typing",
+                    "kind": "note" if content.get("kind") == "note" else "reply",
+                    **self.me,
+                },
+            )
+        elif kind == "changed" and self.changes.spend():
+            await self.channel_layer.group_send(
+                self.group, {"type": "presence.changed", "sid": self.sid}
+            )
+
+    # --- Events from the ticket's group ------------------------------------------
+
+    def _theirs(self, event: dict) -> bool:
+        return event.get("sid") != self.sid
+
+    @staticmethod
+    def _person(event: dict) -> dict:
+        return {
+            "sid": event["sid"],
+            "user_id": event["user_id"],
+            "name": event["name"],
+        }
+
+    async def presence_joined(self, event: dict) -> None:
+        if not self._theirs(event):
+            return
+        await self.send_json({"type": "viewing", **self._person(event)})
+        # Tell the newcomer this page is here too.
+        await self.channel_layer.send(
+            event["reply_to"], {"type": "presence.here", **self.me}
+        )
+
+    async def presence_here(self, event: dict) -> None:
+        await self.send_json({"type": "viewing", **self._person(event)})
+
+    async def presence_typing(self, event: dict) -> None:
+        if self._theirs(event):
+            await self.send_json(
+                {"type": "typing", "kind": event["kind"], **self._person(event)}
+            )
+
+    async def presence_left(self, event: dict) -> None:
+        if self._theirs(event):
+            await self.send_json({"type": "left", "sid": event["sid"]})
+
+    async def presence_changed(self, event: dict) -> None:
+        if self._theirs(event):
+            await self.send_json({"type": "changed", "sid": event["sid"]})

@@ -6,6 +6,7 @@ message but before the SENT state committed sends it again. Email carries the
 same Message-ID both times, so the receiving side can tell."""
 
 import logging
+import re
 import smtplib
 from datetime import datetime
 
@@ -15,13 +16,14 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 import pods.selectors
 from tickets import rules, selectors
-from tickets.models import Message, Ticket
+from tickets.models import Message, SatisfactionSurvey, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,12 @@ PROCESS_ENVELOPE_TASK = "tickets.process_envelope"
 MAX_DELIVERY_ATTEMPTS = 8
 REFERENCES_KEPT = 20  # the newest ids; enough for any client to thread
 RETRYABLE = (smtplib.SMTPException, OSError, ConnectionError, TimeoutError)
+# Sent by no person (the satisfaction survey): auto-responders must not answer it
+# (RFC 3834), and Exchange's out-of-office replies heed only the second header.
+AUTOMATIC_HEADERS = {
+    "Auto-Submitted": "auto-generated",
+    "X-Auto-Response-Suppress": "All",
+}
 
 
 def enqueue_on_commit(task_name: str, **kwargs) -> None:
@@ -103,7 +111,7 @@ def _chat_reply_send(message: Message) -> None:
         "type": "chat.message",
         "from": "agent",
         "id": message.id,
-        "text": message.text,
+        "text": customer_text(message),
         "author": author,
         "at": message.created_at.isoformat(),
     }
@@ -125,6 +133,39 @@ def deliveries_requeue(*, queued_before: datetime, limit: int = 500) -> int:
         with transaction.atomic():
             message_deliver(message_id=message_id, channel=channel)
     return len(waiting)
+
+
+# --- What the customer reads ------------------------------------------------------
+
+# A survey message is stored with these marks instead of its links: the thread is
+# read by agents, and a link there would let them rate their own work.
+SURVEY_LINK_MARK = "[rating link {rating}]"
+SURVEY_LINK_MARKS = re.compile(r"\[rating link ([1-5])\]")
+
+
+def survey_link(*, token: str, rating: int) -> str:
+    """The absolute address of the survey page with the rating chosen."""
+    base = settings.HELPDESK["PUBLIC_URL"].rstrip("/")
+    return f"{base}{reverse('survey', kwargs={'token': token})}?rating={rating}"
+
+
+def customer_text(message: Message) -> str:
+    """The message's text as it goes out: survey link marks become the links of
+    the survey the message carries (headers["survey_id"])."""
+    survey_id = (message.headers or {}).get("survey_id")
+    if not survey_id:
+        return message.text
+    token = (
+        SatisfactionSurvey.objects.filter(id=survey_id)
+        .values_list("token", flat=True)
+        .first()
+    )
+    return SURVEY_LINK_MARKS.sub(
+        lambda mark: (
+            survey_link(token=token, rating=int(mark.group(1))) if token else ""
+        ),
+        message.text,
+    )
 
 
 # --- Email ----------------------------------------------------------------------
@@ -204,10 +245,12 @@ def _reply_email(message: Message) -> EmailMessage:
         headers["In-Reply-To"] = inbound[-1][0]
     if thread:
         headers["References"] = " ".join(row[0] for row in thread[-REFERENCES_KEPT:])
+    if message.is_automatic:
+        headers.update(AUTOMATIC_HEADERS)
     recipient = inbound[-1][2] if inbound else _customer_email(ticket.customer_id)
     return EmailMessage(
         subject=_header_safe(f"Re: [#{ticket.id}] {ticket.subject}"),
-        body=message.text,
+        body=customer_text(message),
         from_email=pod_reply_address(pod_id=ticket.pod_id),
         to=[recipient],
         headers=headers,
@@ -285,6 +328,8 @@ def deliver_reply(self, *, message_id: int) -> str:
         if message.channel not in settings.HELPDESK["REPLY_PROVIDERS"]:
             _delivery_mark(message, state=Message.Delivery.SENT)
             return "sent"
+        # What the provider sends; the stored thread keeps the marks.
+        message.text = customer_text(message)
         try:
             external_id = reply_provider(message.channel).send(message=message)
         except RETRYABLE as exc:

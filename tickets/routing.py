@@ -6,10 +6,15 @@ check their own origin and token (see tickets.consumers)."""
 
 from django.urls import path
 
-from tickets.consumers import ChatAgentConsumer, ChatVisitorConsumer
+from tickets.consumers import (
+    ChatAgentConsumer,
+    ChatVisitorConsumer,
+    TicketPresenceConsumer,
+)
 
 websocket_urlpatterns = [
     path("ws/chat/agent/", ChatAgentConsumer.as_asgi()),
+    path("ws/tickets/<int:ticket_id>/", TicketPresenceConsumer.as_asgi()),
 ]
 
 visitor_websocket_urlpatterns = [

@@ -341,8 +341,9 @@
     lastId = Math.max(lastId, id);
   }
 
-  // A message from the server: history, a live reply, or our own from another tab.
-  function showMessage(message) {
+  // A message from the server: history, a live reply, or our own from another
+  // tab. Only live replies count as unread: history was there before.
+  function showMessage(message, live) {
     if (!message || typeof message.id !== "number" || shownIds[message.id]) {
       return;
     }
@@ -357,7 +358,7 @@
     remember(message.id);
     if (message.from === "agent") {
       hideTyping();
-      if (panel.hidden) {
+      if (live && panel.hidden) {
         unread += 1;
         badge.textContent = String(unread);
         badge.hidden = false;
@@ -488,12 +489,14 @@
       send({ type: "history", after: lastId });
       chat.outbox.forEach(sendQueued);
     } else if (frame.type === "history") {
-      (frame.messages || []).forEach(showMessage);
+      (frame.messages || []).forEach(function (message) {
+        showMessage(message, false);
+      });
       if (frame.more) {
         send({ type: "history", after: lastId });
       }
     } else if (frame.type === "message") {
-      showMessage(frame);
+      showMessage(frame, true);
     } else if (frame.type === "ack") {
       settle(frame.client_id, frame.id);
     } else if (frame.type === "status") {
@@ -506,6 +509,10 @@
   }
 
   function onError(frame) {
+    if (frame.code === "ended") {
+      expire();
+      return;
+    }
     var item = frame.client_id && pending[frame.client_id];
     if (item && RETRIED_ERRORS.indexOf(frame.code) === -1) {
       // Refused for good (too long, empty): never resent.

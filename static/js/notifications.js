@@ -5,7 +5,10 @@
  * {"type": "notify"} event and reconnects with capped exponential backoff and
  * jitter. document.body.dataset.live is "connecting", "connected" (after the
  * server's hello) or "disconnected"; the top bar's live indicator and the browser
- * tests read it. Loaded from a static file only: no inline script, strict CSP.
+ * tests read it. Every event from the server is also dispatched on document as a
+ * "helpdesk:event" CustomEvent (detail: the event; notify events as well as
+ * "helpdesk:notify"), for pages that update live. Loaded from a static file
+ * only: no inline script, strict CSP.
  *
  * Settings come from the <script> tag's data attributes:
  *   data-socket-path   path of the websocket (default /ws/notifications/)
@@ -148,9 +151,16 @@
       retryMs = FIRST_RETRY_MS;
       setLive("connected");
     } else if (event.type === "notify") {
-      showToast(event);
+      // An event without text is for the page's scripts only (a new message,
+      // someone typing): nothing to read, so no empty toast.
+      if (event.text) {
+        showToast(event);
+      }
       document.dispatchEvent(new CustomEvent("helpdesk:notify", { detail: event }));
     }
+    // Every event, the hello included (a reconnect may have missed some), for
+    // pages that react live: the workspace's queue and ticket page.
+    document.dispatchEvent(new CustomEvent("helpdesk:event", { detail: event }));
   }
 
   function connect() {

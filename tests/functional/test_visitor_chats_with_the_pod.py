@@ -396,6 +396,19 @@ class TestVisitorSocketIsRefused:
         assert results == dict.fromkeys(tokens, (False, 4401))
         assert self.connect(started["token"]) == (True, None)
 
+    def test_the_agent_side_needs_a_signed_in_user(self):
+        async def scenario():
+            socket = WebsocketCommunicator(
+                application,
+                "/ws/chat/agent/",
+                headers=[(b"origin", ORIGIN.encode()), (b"host", HOST.encode())],
+            )
+            connected, code = await socket.connect()
+            await socket.disconnect()
+            return connected, code
+
+        assert async_to_sync(scenario)() == (False, 4401)
+
     def test_from_a_site_not_allowed_to_embed_the_widget(self, settings):
         factories.staffed_pod(size=2)
         _, started, _ = chat_start()
@@ -604,6 +617,11 @@ class TestVisitorChatsInTheBrowser:
         log = page.get_by_role("log")
         expect(log).to_contain_text("We are sending someone today.")
         expect(page.get_by_text("An agent is typing…")).to_be_hidden()
+
+        # Keyboard: Escape closes the panel and gives focus back to the launcher.
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog")).to_be_hidden()
+        expect(page.get_by_role("button", name="Chat")).to_be_focused()
 
         # A reload keeps the chat: the token is in this tab's sessionStorage.
         page.reload()

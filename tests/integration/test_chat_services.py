@@ -238,16 +238,43 @@ class TestChatMessageReceive:
         assert later.ticket_id != first.ticket_id
         assert later.ticket.follow_up_of_id == first.ticket_id
 
-    def test_a_message_is_refused_in_an_ended_chat_and_kept_as_failed(self, pod, now):
+    def test_refuses_a_message_in_an_ended_chat_storing_nothing(self, pod, now):
         session = start(now)
         ChatSession.objects.filter(id=session.id).update(state=ChatSession.State.ENDED)
 
         with pytest.raises(tickets.services.ChatRefused) as refused:
             say(session, "Hello?", now)
 
-        assert refused.value.code == "not_stored"
-        assert InboundEnvelope.objects.get().state == State.FAILED
+        assert refused.value.code == "ended"
+        assert not InboundEnvelope.objects.exists()
         assert not Message.objects.exists()
+
+    def test_a_failure_is_kept_on_the_envelope_and_a_resend_retries_it(
+        self, pod, now, monkeypatch
+    ):
+        session = start(now)
+
+        def no_pod(**kwargs):
+            raise pods.services.NoPodAvailable("no pod is open to new customers")
+
+        monkeypatch.setattr(pods.services, "contact_route", no_pod)
+        with pytest.raises(tickets.services.ChatRefused) as refused:
+            say(session, "Hello?", now, client_id="c1")
+        monkeypatch.undo()
+        envelope = InboundEnvelope.objects.get()
+        assert refused.value.code == "not_stored"
+        assert "no pod" not in str(refused.value)  # the reason is for staff
+        assert (envelope.state, envelope.error) == (
+            State.FAILED,
+            "IntakeRefused: no pod is open to new customers",
+        )
+
+        resent = say(session, "Hello?", now, client_id="c1")
+
+        envelope.refresh_from_db()
+        assert envelope.state == State.PROCESSED
+        assert envelope.message_id == resent.message.id
+        assert Message.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -351,6 +378,27 @@ class TestChatReply:
 
         reply.refresh_from_db()
         assert reply.delivery == Message.Delivery.SENT
+
+    def test_a_reply_queued_as_a_task_is_pushed_by_the_task(self, pod, now):
+        session = start(now)
+        ticket = say(session, "Hello", now).message.ticket
+        queued = Message.objects.create(
+            ticket=ticket,
+            direction=Message.Direction.OUTBOUND,
+            channel=Ticket.Channel.CHAT,
+            author_agent_id=pod.lead_id,
+            text="From before the push",
+            delivery=Message.Delivery.QUEUED,
+            created_at=now,
+        )
+        widget = listen(rules.chat_session_group(str(session.public_id)))
+
+        outcome = outbound.deliver_reply.apply(kwargs={"message_id": queued.id}).get()
+
+        assert outcome == "sent"
+        assert heard(widget)["id"] == queued.id
+        queued.refresh_from_db()
+        assert queued.delivery == Message.Delivery.SENT
 
 
 class TestChatEmailProvide:

@@ -10,6 +10,7 @@ import pods.services
 import tickets.services
 from pods.models import Agent, AgentKpiSnapshot, Seat
 from tests import factories
+from tickets.models import SatisfactionSurvey
 
 
 @pytest.mark.django_db
@@ -86,6 +87,44 @@ class TestProficiencyRecompute:
         snapshots = AgentKpiSnapshot.objects.filter(agent=agent)
         assert snapshots.count() == 1
         assert snapshots.get().contacts_per_day == Decimal(30)
+
+    def test_csat_of_surveys_answered_in_the_period_joins_the_score(self, now):
+        agent = factories.agent(pod=factories.pod(), capacity=50)
+        day = datetime.combine(now.date() - timedelta(days=1), time(12), tzinfo=UTC)
+        for number in range(4):
+            opened = tickets.services.ticket_open(
+                identities=[("EMAIL", f"r{number}@example.com")],
+                channel="EMAIL",
+                subject="s",
+                now=day,
+            )
+            tickets.services.ticket_solve(
+                ticket=opened.ticket, now=day + timedelta(minutes=4)
+            )
+        tickets.services.proficiency_recompute(period_end=now.date(), days=1, now=now)
+        unrated = AgentKpiSnapshot.objects.get(agent=agent)
+
+        for survey, rating in zip(
+            SatisfactionSurvey.objects.order_by("id"), [5, 4, 5, 4], strict=True
+        ):
+            tickets.services.satisfaction_survey_answer(
+                token=survey.token,
+                rating=rating,
+                comment="",
+                now=day + timedelta(hours=2),
+            )
+        tickets.services.proficiency_recompute(period_end=now.date(), days=1, now=now)
+
+        rated = AgentKpiSnapshot.objects.get(agent=agent)
+        # Without CSAT: 4/day of the 40 target (0.1 * 0.30) and 4 min against
+        # 8 (capped 1.2 * 0.20): 0.27 / 0.50 = 0.540. The survey messages are
+        # automatic, no replies: one-touch has no reading.
+        assert (unrated.csat, unrated.one_touch_rate) == (None, None)
+        assert unrated.score == Decimal("0.540")
+        # With CSAT (5 + 4 + 5 + 4) / 4 = 4.50, the 4.50 target (1.0 * 0.30):
+        # 0.57 / 0.80 = 0.7125 -> 0.713.
+        assert rated.csat == Decimal("4.50")
+        assert rated.score == Decimal("0.713")
 
 
 @pytest.mark.django_db

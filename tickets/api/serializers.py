@@ -1,7 +1,14 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tickets.models import Attachment, InboundEnvelope, Message, Ticket
+from tickets import selectors
+from tickets.models import (
+    Attachment,
+    InboundEnvelope,
+    Message,
+    SatisfactionSurvey,
+    Ticket,
+)
 
 MAX_TEXT_LENGTH = 100_000
 
@@ -142,18 +149,45 @@ class TimelineMessageOutput(MessageOutput):
         read_only_fields = fields
 
 
+class SatisfactionOutput(serializers.ModelSerializer):
+    """The customer's rating of a solve; never the survey's link."""
+
+    class Meta:
+        model = SatisfactionSurvey
+        fields = [
+            "rating",
+            "comment",
+            "agent",
+            "channel",
+            "solved_at",
+            "sent_at",
+            "expires_at",
+            "answered_at",
+        ]
+        read_only_fields = fields
+
+
 class TicketDetailOutput(TicketOutput):
-    """The ticket with its thread, passed in the context as "thread"."""
+    """The ticket with its thread, passed in the context as "thread", and the
+    customer's satisfaction rating (one query, whatever the thread's size)."""
 
     messages = serializers.SerializerMethodField()
+    satisfaction = serializers.SerializerMethodField()
 
     class Meta(TicketOutput.Meta):
-        fields = [*TicketOutput.Meta.fields, "messages"]
+        fields = [*TicketOutput.Meta.fields, "messages", "satisfaction"]
         read_only_fields = fields
 
     @extend_schema_field(MessageOutput(many=True))
     def get_messages(self, ticket: Ticket) -> list:
         return MessageOutput(self.context["thread"], many=True).data
+
+    @extend_schema_field(SatisfactionOutput(allow_null=True))
+    def get_satisfaction(self, ticket: Ticket) -> dict | None:
+        """The latest answered survey, else the latest one waiting; null when
+        the customer was never asked."""
+        survey = selectors.csat_of_ticket(ticket_id=ticket.id)
+        return SatisfactionOutput(survey).data if survey else None
 
 
 class ContactAcceptedOutput(serializers.Serializer):
@@ -163,3 +197,30 @@ class ContactAcceptedOutput(serializers.Serializer):
     envelope = serializers.IntegerField()
     state = serializers.ChoiceField(choices=InboundEnvelope.State.choices)
     ticket = serializers.IntegerField(allow_null=True)
+
+
+class SatisfactionFilterInput(serializers.Serializer):
+    pod = serializers.IntegerField(min_value=1, help_text="The pod's id.")
+    days = serializers.IntegerField(
+        min_value=1,
+        max_value=366,
+        default=30,
+        help_text="How many days back from now, by when customers answered.",
+    )
+
+
+class AgentSatisfactionOutput(serializers.Serializer):
+    agent = serializers.IntegerField(source="agent_id")
+    average = serializers.DecimalField(max_digits=3, decimal_places=2)
+    count = serializers.IntegerField()
+
+
+class PodSatisfactionOutput(serializers.Serializer):
+    """Ratings customers gave in the period on tickets the pod solved."""
+
+    pod = serializers.IntegerField(source="pod_id")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    average = serializers.DecimalField(max_digits=3, decimal_places=2, allow_null=True)
+    count = serializers.IntegerField()
+    agents = AgentSatisfactionOutput(many=True)

@@ -30,4 +30,9 @@ urlpatterns = [
         views.CustomerTimeline.as_view(),
         name="api-customer-timeline",
     ),
+    path(
+        "satisfaction/",
+        views.PodSatisfaction.as_view(),
+        name="api-satisfaction",
+    ),
 ]

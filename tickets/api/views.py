@@ -4,6 +4,8 @@ them, and every message of a customer reads as one timeline.
 Tickets and customers answer 404 outside the caller's pod, never 403
 (pods.backends decides); a missing model permission is a 403."""
 
+from datetime import timedelta
+
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.http import Http404
@@ -314,3 +316,24 @@ class CustomerTimeline(generics.ListAPIView):
         """Every message of every ticket of the customer, on every channel,
         oldest first."""
         return super().get(request, *args, **kwargs)
+
+
+class PodSatisfaction(APIView):
+    @extend_schema(
+        parameters=[serializers.SatisfactionFilterInput],
+        responses=serializers.PodSatisfactionOutput,
+    )
+    def get(self, request):
+        """The pod's customer satisfaction over the last `days`: its average
+        rating, how many customers answered, and the same for each agent. A pod
+        you cannot see does not exist (404)."""
+        require_model_perm(request, "tickets.view_ticket")
+        filters = valid(serializers.SatisfactionFilterInput, request.query_params)
+        pod = pods.selectors.pod_by_id_or_name(reference=str(filters["pod"]))
+        if pod is None or not request.user.has_perm("tickets.view_ticket", pod):
+            raise Http404
+        end = timezone.now()
+        figures = selectors.csat_by_pod(
+            pod_id=pod.id, start=end - timedelta(days=filters["days"]), end=end
+        )
+        return Response(serializers.PodSatisfactionOutput(figures).data)

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from tickets.models import Message, Ticket
+from tickets.selectors._satisfaction import csat_by_agent
 
 
 def open_tickets_of_pod(*, pod_id: int) -> QuerySet[Ticket]:
@@ -42,11 +43,15 @@ class AgentFacts:
     # Of the solved tickets the agent replied on, the share solved with one
     # reply and never reopened; None when they replied on none.
     one_touch_rate: Decimal | None = None
+    # Average rating of the surveys answered in the period about tickets the
+    # agent solved; None when nobody answered.
+    csat: Decimal | None = None
 
 
 def agent_facts(*, start: datetime, end: datetime) -> list[AgentFacts]:
-    """Tickets each agent solved in [start, end) and their median handle time
-    (assigned to solved), computed in the database on PostgreSQL."""
+    """Tickets each agent solved in [start, end), their median handle time
+    (assigned to solved, computed in the database on PostgreSQL), one-touch
+    rate, and the average rating of surveys answered in the period."""
     solved = Ticket.objects.filter(
         solved_at__gte=start, solved_at__lt=end, assignee__isnull=False
     )
@@ -57,21 +62,26 @@ def agent_facts(*, start: datetime, end: datetime) -> list[AgentFacts]:
     )
     medians = _median_handle_minutes(start=start, end=end)
     one_touch = _one_touch_rates(solved=solved)
+    csat = {row.agent_id: row.average for row in csat_by_agent(start=start, end=end)}
     return [
         AgentFacts(
             agent_id=agent_id,
             solved=n,
             median_handle_minutes=medians.get(agent_id),
             one_touch_rate=one_touch.get(agent_id),
+            csat=csat.get(agent_id),
         )
         for agent_id, n in sorted(counts.items())
     ]
 
 
 def _one_touch_rates(*, solved: QuerySet[Ticket]) -> dict[int, Decimal]:
+    # Automatic messages (the satisfaction survey) are no reply of the agent's.
     replies = (
         Message.objects.filter(
-            ticket_id=OuterRef("id"), direction=Message.Direction.OUTBOUND
+            ticket_id=OuterRef("id"),
+            direction=Message.Direction.OUTBOUND,
+            is_automatic=False,
         )
         .order_by()
         .values("ticket_id")

@@ -14,6 +14,7 @@ import pods.services
 from tickets import rules, selectors
 from tickets.models import Ticket
 from tickets.services._errors import TicketsError
+from tickets.services._satisfaction import satisfaction_survey_send
 from tickets.services._sla import sla_start
 
 
@@ -126,6 +127,7 @@ def ticket_solve(*, ticket: Ticket, now: datetime) -> Ticket:
             )
     if ticket.assignee_id:
         backlog_drain(pod_id=ticket.pod_id, now=now)  # a slot just freed up
+    satisfaction_survey_send(ticket=ticket, now=now)
     return ticket
 
 

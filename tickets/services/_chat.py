@@ -105,8 +105,9 @@ def chat_message_receive(
 ) -> ChatReceived:
     """Store the visitor's message on the session's ticket (opening one for the
     first message) and return it with the chat's status; a resend under the
-    same client id returns the stored message. An empty or too long message is
-    refused before anything is stored. Raises ChatRefused."""
+    same client id returns the stored message. An empty or too long message, or
+    one in an ended chat, is refused before anything is stored. Raises
+    ChatRefused."""
     session_id = _uuid(public_id)
     try:
         line = rules.chat_line_check(
@@ -114,8 +115,11 @@ def chat_message_receive(
         )
     except rules.ChatLineInvalid as exc:
         raise ChatRefused(exc.code, str(exc)) from exc
-    if selectors.chat_session(public_id=session_id) is None:
+    session = selectors.chat_session(public_id=session_id)
+    if session is None:
         raise ChatSessionUnknown
+    if session.state == ChatSession.State.ENDED:
+        raise ChatRefused("ended", "this chat has ended; start a new one")
     key = rules.chat_dedupe_key(session=line.session, client_id=line.client_id)
     received = envelope_receive(
         channel=CHAT,
@@ -129,7 +133,9 @@ def chat_message_receive(
         envelope=received.envelope, created=received.created, now=now
     )
     if envelope.message_id is None:
-        raise ChatRefused("not_stored", envelope.error or "the message was not stored")
+        # The reason stays on the envelope for staff; the visitor learns only
+        # that the message did not get in (their widget sends it again later).
+        raise ChatRefused("not_stored", "the message could not be stored just now")
     return ChatReceived(
         message=envelope.message,
         duplicate=not received.created or envelope.state == State.DUPLICATE,
@@ -151,7 +157,11 @@ def _envelope_settle(
         # is locked, so processing skipped it): wait for that transaction to end,
         # then process it, which is a no-op unless the task rolled back.
         with transaction.atomic():
-            InboundEnvelope.objects.select_for_update().filter(id=envelope.id).exists()
+            list(
+                InboundEnvelope.objects.select_for_update()
+                .filter(id=envelope.id)
+                .values_list("id", flat=True)
+            )
         envelope = envelope_process(envelope_id=envelope.id, now=now)
     return envelope
 

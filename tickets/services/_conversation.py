@@ -55,13 +55,17 @@ class Incoming:
 
 
 def inbound_message_add(
-    *, ticket: Ticket, incoming: Incoming, now: datetime
+    *, ticket: Ticket, incoming: Incoming, now: datetime, opened: bool = False
 ) -> Message:
     """Add the customer's message to the ticket: a solved ticket reopens, a pending
     one resumes, the reply clock starts. Automatic mail (auto-replies, bounces) is
     kept on the ticket but changes nothing. Call inside a transaction; the ticket
-    row is locked until commit."""
-    ticket = Ticket.objects.select_for_update().get(id=ticket.id)
+    row is locked until commit.
+
+    `opened`: the caller created this ticket in the current transaction, so it
+    holds the row and the instance is current; it is not read again."""
+    if not opened:
+        ticket = Ticket.objects.select_for_update().get(id=ticket.id)
     message = Message.objects.create(
         ticket=ticket,
         direction=Message.Direction.INBOUND,

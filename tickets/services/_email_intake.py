@@ -72,7 +72,8 @@ def email_envelope_process(*, envelope: InboundEnvelope, now: datetime) -> Outco
     ticket = _ticket_threaded(parsed=parsed)
     if parsed.is_auto_reply and ticket is None:
         return Outcome(State.IGNORED, note="an automatic reply with no ticket to join")
-    if ticket is None or ticket.status == Ticket.Status.CLOSED:
+    opened = ticket is None or ticket.status == Ticket.Status.CLOSED
+    if opened:
         ticket = ticket_open(
             identities=[("EMAIL", parsed.from_address)],
             channel=EMAIL,
@@ -82,7 +83,10 @@ def email_envelope_process(*, envelope: InboundEnvelope, now: datetime) -> Outco
             now=now,
         ).ticket
     message = inbound_message_add(
-        ticket=ticket, incoming=_incoming(parsed=parsed, key=key), now=now
+        ticket=ticket,
+        incoming=_incoming(parsed=parsed, key=key),
+        now=now,
+        opened=opened,
     )
     if not parsed.is_auto_reply:
         participants_add(ticket=ticket, emails=_copied(parsed), now=now)

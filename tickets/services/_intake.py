@@ -117,12 +117,11 @@ def envelope_process(*, envelope_id: int, now: datetime) -> InboundEnvelope:
     itself fails the transaction rolls back, the envelope stays RECEIVED, and the
     sweep tries again."""
     with transaction.atomic():
-        envelope = (
-            InboundEnvelope.objects.select_for_update(skip_locked=True)
-            .filter(id=envelope_id, state=State.RECEIVED)
-            .first()
-        )
-        if envelope is None:
+        try:
+            envelope = InboundEnvelope.objects.select_for_update(skip_locked=True).get(
+                id=envelope_id, state=State.RECEIVED
+            )
+        except InboundEnvelope.DoesNotExist:
             return InboundEnvelope.objects.get(id=envelope_id)
         envelope.attempts += 1
         outcome = _outcome_of(envelope=envelope, now=now)

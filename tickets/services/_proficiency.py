@@ -9,9 +9,9 @@ from tickets import selectors
 
 def proficiency_recompute(*, period_end: date, days: int, now: datetime) -> int:
     """Score every agent who solved tickets in the `days` before period_end from
-    ticket facts; return how many were scored. CSAT joins the score once
-    satisfaction surveys exist (a KPI without a reading is left out by the
-    scoring rule)."""
+    ticket facts; return how many were scored. An agent whose customers
+    answered no survey in the period has no CSAT reading, and the scoring rule
+    leaves that KPI out."""
     end = datetime.combine(period_end, time.min, tzinfo=UTC)
     start = end - timedelta(days=days)
     facts = selectors.agent_facts(start=start, end=end)
@@ -20,7 +20,7 @@ def proficiency_recompute(*, period_end: date, days: int, now: datetime) -> int:
             agent_id=fact.agent_id,
             contacts_per_day=Decimal(fact.solved) / days,
             handle_minutes=fact.median_handle_minutes,
-            csat=None,
+            csat=fact.csat,
             one_touch_rate=fact.one_touch_rate,
             period_start=start.date(),
             period_end=period_end,

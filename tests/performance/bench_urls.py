@@ -1,0 +1,59 @@
+"""The intake benchmark's two ceilings, the least Django can do on this stack with
+a contact that must be stored, measured next to the real thing in the same run.
+
+- `POST /bench/ceiling/` (this URLconf: the project's URLs plus this one) reads
+  the body, inserts one row with raw SQL (autocommit: the INSERT is its own
+  transaction, committed before the answer, as an envelope is) and answers 202
+  with JSON, through the same middleware, server and database as the webhooks.
+- The Celery task `bench.ceiling_insert` inserts one row the same way, through
+  the same worker, queue and settings (acks late, prefetch 1) as
+  `tickets.process_envelope`.
+
+No model, no migration: the benchmark creates the tables (CEILING_TABLES_SQL)."""
+
+from celery import shared_task
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from helpdesk.urls import urlpatterns as project_urlpatterns
+
+CEILING_TASK = "bench.ceiling_insert"
+CEILING_TABLES_SQL = (
+    "CREATE TABLE IF NOT EXISTS bench_ceiling ("
+    " id bigserial PRIMARY KEY,"
+    " received_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+    " size integer NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS bench_ceiling_task ("
+    " id bigserial PRIMARY KEY,"
+    " processed_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+    " size integer NOT NULL)",
+)
+
+
+@csrf_exempt
+@require_POST
+def ceiling(request: HttpRequest) -> JsonResponse:
+    """Store one row per request and answer 202, as a webhook does."""
+    size = len(request.body)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO bench_ceiling (size) VALUES (%s) RETURNING id", [size]
+        )
+        (row_id,) = cursor.fetchone()
+    return JsonResponse({"id": row_id}, status=202)
+
+
+@shared_task(name=CEILING_TASK)
+def ceiling_insert(*, size: int) -> None:
+    """Store one row per task, as processing an envelope stores its outcome."""
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO bench_ceiling_task (size) VALUES (%s)", [size])
+
+
+urlpatterns = [
+    path("bench/ceiling/", ceiling, name="bench-ceiling"),
+    *project_urlpatterns,
+]
