@@ -33,6 +33,7 @@
   var DRAFT_KEY_PREFIX = "helpdesk.workspace.draft.";
   var REFRESH_DELAY_MS = 800; // events in a burst end in one refresh
   var QUEUE_TICK_MS = 60000; // relative due times stay true when nothing happens
+  var TICKET_TICK_MS = 60000;
   var QUEUE_PAGE = 25;
   var QUEUE_MAX_ROWS = 200;
   var TYPING_EVERY_MS = 2000; // matches the server's throttle
@@ -588,6 +589,14 @@
         }
       }, 0);
     });
+
+    // Due times stay true, and a colleague invited from another pod (who gets
+    // no events of this pod) sees the customer's messages within the minute.
+    window.setInterval(function () {
+      if (document.visibilityState === "visible") {
+        scheduleRefresh(0);
+      }
+    }, TICKET_TICK_MS);
 
     onLiveEvents(function (event) {
       if (event.kind === "reconnected") {

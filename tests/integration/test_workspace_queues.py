@@ -164,6 +164,20 @@ class TestTicketTake:
         assert agent.open_ticket_count == 0
 
 
+@pytest.mark.django_db
+class TestTicketTakeAcrossPods:
+    def test_an_agent_of_another_pod_cannot_take(self, pod):
+        ticket = open_ticket(1)
+        outsider = factories.agent(pod=factories.pod())
+
+        with pytest.raises(tickets.services.TakeRefused, match="pod"):
+            tickets.services.ticket_take(
+                ticket_id=ticket.id, agent_id=outsider.id, now=NOON
+            )
+
+        assert Ticket.objects.get(id=ticket.id).assignee_id is None
+
+
 @pytest.mark.django_db(transaction=True)
 class TestTicketTakeRace:
     def test_two_agents_taking_at_once_one_wins(self, pod, run_concurrently):

@@ -88,11 +88,11 @@ def ticket_open(
         )
         sla_start(ticket=ticket)
         ticket.save(force_insert=True)
-        _ticket_announce(ticket=ticket, kind="ticket.created")
+        ticket_announce(ticket=ticket, kind="ticket.created")
     return Opened(ticket=ticket, customer_created=route.customer_created)
 
 
-def _ticket_announce(*, ticket: Ticket, kind: str) -> None:
+def ticket_announce(*, ticket: Ticket, kind: str) -> None:
     pods.services.pod_event_publish(
         pod_id=ticket.pod_id,
         event={
@@ -108,8 +108,9 @@ def _ticket_announce(*, ticket: Ticket, kind: str) -> None:
 
 
 def ticket_solve(*, ticket: Ticket, now: datetime) -> Ticket:
-    """Solve the ticket, free its assignee's slot and make them the customer's
-    primary agent. Raises TransitionRefused."""
+    """Solve the ticket, free its assignee's slot, make them the customer's
+    primary agent, then ask the customer to rate the help. Raises
+    TransitionRefused."""
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(id=ticket.id)
         if not rules.can_transition(ticket.status, Ticket.Status.SOLVED):
@@ -125,6 +126,7 @@ def ticket_solve(*, ticket: Ticket, now: datetime) -> Ticket:
             pods.services.customer_primary_agent_set(
                 customer_id=ticket.customer_id, agent_id=ticket.assignee_id
             )
+        ticket_announce(ticket=ticket, kind="ticket.solved")
     if ticket.assignee_id:
         backlog_drain(pod_id=ticket.pod_id, now=now)  # a slot just freed up
     satisfaction_survey_send(ticket=ticket, now=now)

@@ -8,7 +8,11 @@ from django.db import transaction
 import pods.services
 from tickets import rules
 from tickets.models import Message, Ticket
-from tickets.services._assignment import TransitionRefused, ticket_solve
+from tickets.services._assignment import (
+    TransitionRefused,
+    ticket_announce,
+    ticket_solve,
+)
 from tickets.services._errors import TicketsError
 from tickets.services._sla import SLA_FIELDS, sla_pause_ended
 
@@ -31,6 +35,7 @@ def ticket_pending_set(*, ticket: Ticket, now: datetime) -> Ticket:
         ticket.save(
             update_fields=["status", "pending_since", "updated_at", "agent_active_at"]
         )
+        ticket_announce(ticket=ticket, kind="ticket.pending")
     return ticket
 
 

@@ -25,10 +25,14 @@ class InviteRefused(TicketsError):
 def ticket_take(*, ticket_id: int, agent_id: int, now: datetime) -> Ticket:
     """Give the unassigned ticket to the agent. One conditional UPDATE decides,
     so of two agents taking the same ticket at once exactly one gets it; the
-    other gets TakeRefused."""
+    other gets TakeRefused, as does an agent of another pod."""
+    brief = pods.selectors.agent_brief(agent_id=agent_id)
     with transaction.atomic():
         taken = Ticket.objects.filter(
-            id=ticket_id, assignee__isnull=True, status__in=TAKEABLE
+            id=ticket_id,
+            pod_id=brief.pod_id if brief else None,
+            assignee__isnull=True,
+            status__in=TAKEABLE,
         ).update(
             assignee_id=agent_id,
             status=Ticket.Status.OPEN,
@@ -54,6 +58,8 @@ def _why_not_takeable(ticket_id: int) -> str:
     if ticket.assignee_id is not None:
         name = ticket.assignee.user.get_full_name() or ticket.assignee.user.username
         return f"{name} already has this ticket"
+    if ticket.status in TAKEABLE:
+        return "only an agent of the ticket's pod can take it"
     return f"a {ticket.status.lower()} ticket cannot be taken"
 
 

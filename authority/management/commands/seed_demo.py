@@ -116,6 +116,7 @@ class Command(BaseCommand):
         self.now = timezone.now()
         logins = [self.seed_admin()]
         tickets.services.demo_configuration_seed(webhook_secret=DEMO_WEBHOOK_SECRET)
+        tickets.services.demo_templates_seed(now=self.now)
         for index, (name, customers, threshold) in enumerate(DEMO_PODS):
             lead = self.seed_pod(index=index, name=name, threshold=threshold)
             logins.append(DemoLogin(role=f"lead of {name}", username=lead))
