@@ -14,19 +14,26 @@ separate process. PostgreSQL is the database of DATABASE_URL, which this fills
 writes into: give it a database of its own.
 
 1. Acceptance. The email webhook and the ceiling (`POST /bench/ceiling/`, a bare
-   view inserting one row) take turns under the same closed-loop load
-   (`--connections` keep-alive connections, `--phase-seconds` each, the order
-   swapped every round), for each uvicorn worker count of `--web-workers`. The
-   Celery worker is stopped meanwhile, so both phases have the machine to
-   themselves; the queued envelopes are thrown away afterwards.
-2. Drain. `--drain-count` mixed webhook requests are stored with the worker
-   stopped; then one worker starts and the time to process them all is taken
-   from the envelopes' processed_at; its RSS is sampled meanwhile.
+   view inserting one row) take turns under the same load (`--connections`
+   keep-alive connections, `--phase-seconds` each, the order swapped every
+   round): at full speed (closed loop), then both offered half of that round's
+   ceiling rate (open loop, for the latency at that load); for each uvicorn
+   worker count of `--web-workers`. The Celery worker is stopped meanwhile, so
+   both have the machine; the queued envelopes are thrown away afterwards.
+2. Drain. `--drain-count` contacts of the webhook channels are stored with the
+   worker stopped; then one worker starts, and the rate is taken from the
+   envelopes' processed_at, with its CPU and RSS. Before and after each of the
+   `--drain-runs`, the worker ceiling: one-row Celery tasks (`bench.ceiling_insert`)
+   through the same worker and queue.
 3. Stream. Contacts of every channel arrive at `--stream-rate` per second for
    `--stream-seconds` with the worker running (replies threading into earlier
    emails, calls of three events, exact redeliveries, API tickets); then the
    database is checked: every message sent is stored exactly once, every
    envelope is in a final state, redeliveries stored nothing.
+
+The web processes run with DATABASE_CONN_MAX_AGE=0 (`--web-conn-max-age`): with
+the project's default of 60, uvicorn's thread per request leaves a PostgreSQL
+connection behind per request until garbage collection (docs/benchmarks.md).
 
 Writes tests/performance/reports/intake-<timestamp>.json and .md (and prints
 the Markdown). Exits 1 when a target is missed or a check fails.
