@@ -5,11 +5,9 @@ The widget itself is a static file (static/chat/widget.js); once a chat has
 started, everything goes over the visitor websocket (tickets.consumers)."""
 
 import json
-import logging
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -17,8 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tickets import rules, services
-
-logger = logging.getLogger(__name__)
+from tickets.views._throttle import window_hit
 
 # Chats one address may start per window: generous for an office behind one
 # NAT address, tight for a script filling the database with empty sessions.
@@ -69,7 +66,13 @@ def chat_session_start(request: HttpRequest) -> HttpResponse:
         preflight["Access-Control-Allow-Headers"] = "Content-Type"
         preflight["Access-Control-Max-Age"] = str(PREFLIGHT_CACHE_SECONDS)
         return preflight
-    wait = _seconds_until_allowed(address=_client_address(request))
+    wait = window_hit(
+        scope="chat-sessions",
+        request=request,
+        limit=SESSIONS_PER_WINDOW,
+        seconds=WINDOW_SECONDS,
+        at=timezone.now().timestamp(),
+    )
     if wait:
         refused = _error(
             429,
@@ -111,35 +114,6 @@ def chat_session_start(request: HttpRequest) -> HttpResponse:
     )
     answer["Cache-Control"] = "no-store"  # the token is the visitor's key
     return _cors(answer, origin)
-
-
-def _seconds_until_allowed(*, address: str) -> int:
-    """0 when the address may start another chat, else the seconds to wait.
-
-    A fixed window counted in the shared cache (Redis on the real stack, so every
-    web process counts together). When the cache is away chats still start: a
-    broken counter must not close the front door."""
-    window = rules.rate_window(at=timezone.now().timestamp(), seconds=WINDOW_SECONDS)
-    key = f"chat-sessions:{address}:{window.index}"
-    try:
-        cache.add(key, 0, timeout=WINDOW_SECONDS)
-        started = cache.incr(key)
-    except ValueError:  # expired between add and incr: this is the first
-        return 0
-    except Exception:
-        logger.warning("chat session rate limit unavailable", exc_info=True)
-        return 0
-    return window.retry_after if started > SESSIONS_PER_WINDOW else 0
-
-
-def _client_address(request: HttpRequest) -> str:
-    """The visitor's address. Behind the one proxy we run (TRUSTED_PROXY_HEADERS
-    set, see settings), the last X-Forwarded-For entry is the address that proxy
-    saw; entries before it are whatever the client sent, and are ignored."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and forwarded.strip():
-        return forwarded.rsplit(",", 1)[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _visitor(body: bytes) -> tuple[dict, str]:

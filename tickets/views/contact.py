@@ -6,14 +6,11 @@ key, so a double submit is one ticket. Once the contact is stored the customer
 is thanked, even if it could not become a ticket yet: the envelope waits for
 the sweep or for admin, and the message is never lost."""
 
-import logging
 import math
 import secrets
-from datetime import datetime
 
 from django import forms
 from django.core import signing
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,8 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from tickets import services
 from tickets.models import ContactReason, Ticket
-
-logger = logging.getLogger(__name__)
+from tickets.views._throttle import window_hit
 
 # Per client address: enough for a person who got a field wrong a few times,
 # too few for a script.
@@ -94,7 +90,13 @@ def contact_form(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _form_page(request, ContactForm(initial={"token": form_token()}))
     now = timezone.now()
-    retry_after = _rate_limit_hit(request, now=now)
+    retry_after = window_hit(
+        scope="contact-posts",
+        request=request,
+        limit=CONTACT_POSTS_PER_WINDOW,
+        seconds=CONTACT_WINDOW_SECONDS,
+        at=now.timestamp(),
+    )
     if retry_after:
         response = render(
             request,
@@ -160,22 +162,3 @@ def contact_thanks(request: HttpRequest, receipt: str) -> HttpResponse:
 
 def _form_page(request: HttpRequest, form: ContactForm) -> HttpResponse:
     return render(request, "tickets/contact.html", {"form": form})
-
-
-def _rate_limit_hit(request: HttpRequest, *, now: datetime) -> int:
-    """Count this post against the client's window; the seconds until the window
-    ends when over the limit, else 0. A cache that is away lets the post through:
-    a customer's message matters more than a missed count."""
-    window, elapsed = divmod(int(now.timestamp()), CONTACT_WINDOW_SECONDS)
-    key = f"tickets:contact-posts:{request.META.get('REMOTE_ADDR', '')}:{window}"
-    try:
-        cache.add(key, 0, timeout=CONTACT_WINDOW_SECONDS)
-        posts = cache.incr(key)
-    except ValueError:  # expired between add and incr: a new window
-        return 0
-    except Exception:
-        logger.warning("contact rate limit not counted", exc_info=True)
-        return 0
-    if posts > CONTACT_POSTS_PER_WINDOW:
-        return CONTACT_WINDOW_SECONDS - elapsed
-    return 0

@@ -7,12 +7,10 @@ chosen rating preselected, and survey.js sends it at once, so it is still one
 click; without JavaScript the customer presses the button. An unknown and an
 expired link answer the same 404, so a link tells nothing about another."""
 
-import logging
 import math
 from datetime import datetime
 
 from django import forms
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -21,8 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tickets import selectors, services
-
-logger = logging.getLogger(__name__)
+from tickets.views._throttle import window_hit
 
 # Per client address: a customer sends one to three answers; a script trying
 # links runs into the wall after a few.
@@ -89,7 +86,13 @@ def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _survey_answer(request: HttpRequest, *, token: str, now: datetime) -> HttpResponse:
-    retry_after = _rate_limit_hit(request, now=now)
+    retry_after = window_hit(
+        scope="survey-posts",
+        request=request,
+        limit=SURVEY_POSTS_PER_WINDOW,
+        seconds=SURVEY_WINDOW_SECONDS,
+        at=now.timestamp(),
+    )
     if retry_after:
         response = render(
             request,
@@ -142,22 +145,3 @@ def _rating_chosen(value: str) -> int | None:
 
 def _link_expired(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/survey/expired.html", status=404)
-
-
-def _rate_limit_hit(request: HttpRequest, *, now: datetime) -> int:
-    """Count this post against the client's window; the seconds until the window
-    ends when over the limit, else 0. A cache that is away lets the post through:
-    a lost rating matters more than a missed count."""
-    window, elapsed = divmod(int(now.timestamp()), SURVEY_WINDOW_SECONDS)
-    key = f"tickets:survey-posts:{request.META.get('REMOTE_ADDR', '')}:{window}"
-    try:
-        cache.add(key, 0, timeout=SURVEY_WINDOW_SECONDS)
-        posts = cache.incr(key)
-    except ValueError:  # expired between add and incr: a new window
-        return 0
-    except Exception:
-        logger.warning("survey rate limit not counted", exc_info=True)
-        return 0
-    if posts > SURVEY_POSTS_PER_WINDOW:
-        return SURVEY_WINDOW_SECONDS - elapsed
-    return 0
