@@ -62,6 +62,7 @@ from tickets.selectors._templates import (
 )
 from tickets.selectors._threads import (
     customer_email,
+    customer_reachable_by_email,
     customer_timeline,
     open_ticket_on_channel,
     ticket_current,
@@ -120,6 +121,7 @@ __all__ = [
     "csat_by_pod",
     "csat_of_ticket",
     "customer_email",
+    "customer_reachable_by_email",
     "customer_timeline",
     "envelopes_waiting",
     "external_id_taken",

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+import pods.selectors
 from tickets.models import Message, Ticket, TicketParticipant
 
 MERGE_CHAIN_LIMIT = 20  # merges are rare; a longer chain means a cycle crept in
@@ -94,6 +95,19 @@ def customer_email(*, customer_id: int) -> str:
         .values_list("author_address", flat=True)
         .first()
         or ""
+    )
+
+
+def customer_reachable_by_email(
+    *, customer_id: int, identities: list[tuple[str, str]] | None = None
+) -> bool:
+    """Whether the customer has an email address to write to (an email identity,
+    or the address of an email they sent). Pass their identities when already
+    read."""
+    if identities is None:
+        identities = pods.selectors.customer_identities(customer_id=customer_id)
+    return any(kind == "EMAIL" for kind, _ in identities) or bool(
+        customer_email(customer_id=customer_id)
     )
 
 

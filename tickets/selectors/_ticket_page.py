@@ -19,7 +19,7 @@ from tickets.models import (
 )
 from tickets.selectors._chat import chat_continues_by_email
 from tickets.selectors._queues import BREACHING_WINDOW
-from tickets.selectors._threads import customer_email
+from tickets.selectors._threads import customer_reachable_by_email
 from tickets.selectors._workspace import ticket_collaborators
 
 # The customer card lists this many of their other tickets, newest first.
@@ -141,10 +141,8 @@ def ticket_reply_channel(
     )
     if ticket.channel in REPLIED_IN_KIND and not by_email:
         return ticket.channel
-    if not identities:
-        identities = pods.selectors.customer_identities(customer_id=ticket.customer_id)
-    if any(kind == "EMAIL" for kind, _ in identities) or customer_email(
-        customer_id=ticket.customer_id
+    if customer_reachable_by_email(
+        customer_id=ticket.customer_id, identities=identities or None
     ):
         return Ticket.Channel.EMAIL
     return ticket.channel if by_email else None

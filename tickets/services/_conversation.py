@@ -164,8 +164,6 @@ def participants_add(*, ticket: Ticket, emails: Sequence[str], now: datetime) ->
 
 # --- Agents write -----------------------------------------------------------------
 
-REPLYABLE_CHANNELS = {Ticket.Channel.SMS, Ticket.Channel.SOCIAL, Ticket.Channel.CHAT}
-
 
 def message_reply(
     *, ticket: Ticket, agent_id: int, text: str, now: datetime, html: str = ""
@@ -205,25 +203,10 @@ def message_reply(
 
 
 def _reply_channel(*, ticket: Ticket) -> str:
-    # A chat nobody could answer live continues by email once its visitor left an
-    # address; the ticket stays a chat ticket, only its replies change channel.
-    by_email = ticket.channel == Ticket.Channel.CHAT and (
-        selectors.chat_continues_by_email(ticket_id=ticket.id)
-    )
-    if ticket.channel in REPLYABLE_CHANNELS and not by_email:
-        return ticket.channel
-    if selectors.customer_email(customer_id=ticket.customer_id) or any(
-        kind == "EMAIL"
-        for kind, _ in pods.selectors.customer_identities(
-            customer_id=ticket.customer_id
-        )
-    ):
-        return Ticket.Channel.EMAIL
-    if by_email:
-        # The address the visitor left is another customer's (a possible
-        # duplicate waiting for a merge): answer in the chat until then.
-        return ticket.channel
-    raise ReplyRefused("the customer has no email address to reply to")
+    channel = selectors.ticket_reply_channel(ticket=ticket)
+    if channel is None:
+        raise ReplyRefused("the customer has no email address to reply to")
+    return channel
 
 
 def _ticket_agent_replied(*, ticket: Ticket, now: datetime) -> None:

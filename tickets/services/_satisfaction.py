@@ -13,7 +13,6 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-import pods.selectors
 from tickets import outbound, rules, selectors
 from tickets.models import Message, SatisfactionSurvey, Ticket
 from tickets.services._conversation import _message_announce, mail_domain
@@ -97,12 +96,7 @@ def _survey_channel(*, ticket: Ticket) -> str | None:
         and selectors.chat_session_ids_of_ticket(ticket_id=ticket.id)
     ):
         return ticket.channel
-    if selectors.customer_email(customer_id=ticket.customer_id) or any(
-        kind == "EMAIL"
-        for kind, _value in pods.selectors.customer_identities(
-            customer_id=ticket.customer_id
-        )
-    ):
+    if selectors.customer_reachable_by_email(customer_id=ticket.customer_id):
         return Ticket.Channel.EMAIL
     return None
 
