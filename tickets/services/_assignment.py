@@ -88,11 +88,14 @@ def ticket_open(
         )
         sla_start(ticket=ticket)
         ticket.save(force_insert=True)
-        ticket_announce(ticket=ticket, kind="ticket.created")
+        ticket_announce(ticket=ticket, kind="ticket.created", toast=True)
     return Opened(ticket=ticket, customer_created=route.customer_created)
 
 
-def ticket_announce(*, ticket: Ticket, kind: str) -> None:
+def ticket_announce(*, ticket: Ticket, kind: str, toast: bool = False) -> None:
+    """Tell the pod's open pages, after commit, that the ticket changed; with
+    toast, pages also pop a notice (only new tickets: a notice for every take
+    and solve would drown the pod)."""
     pods.services.pod_event_publish(
         pod_id=ticket.pod_id,
         event={
@@ -102,7 +105,7 @@ def ticket_announce(*, ticket: Ticket, kind: str) -> None:
             "channel": ticket.channel,
             "status": ticket.status,
             "assignee_id": ticket.assignee_id,
-            "text": f"#{ticket.id} {ticket.subject[:80]}",
+            "text": f"#{ticket.id} {ticket.subject[:80]}" if toast else "",
         },
     )
 

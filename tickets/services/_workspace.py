@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 import pods.selectors
 import pods.services
 from tickets.models import Tag, Ticket, TicketCollaborator
+from tickets.services._assignment import ticket_announce
 from tickets.services._errors import TicketsError
 
 TAKEABLE = (Ticket.Status.NEW, Ticket.Status.OPEN)
@@ -45,7 +46,7 @@ def ticket_take(*, ticket_id: int, agent_id: int, now: datetime) -> Ticket:
         # Taking is a choice: it counts against capacity even above it.
         pods.services.agent_load_take(agent_id=agent_id, now=now, force=True)
         ticket = Ticket.objects.get(id=ticket_id)
-        _ticket_moved_announce(ticket=ticket, kind="ticket.taken")
+        ticket_announce(ticket=ticket, kind="ticket.taken")
     return ticket
 
 
@@ -93,7 +94,7 @@ def ticket_assign(*, ticket: Ticket, agent_id: int | None, now: datetime) -> Tic
                 "updated_at",
             ]
         )
-        _ticket_moved_announce(ticket=ticket, kind="ticket.assigned")
+        ticket_announce(ticket=ticket, kind="ticket.assigned")
     return ticket
 
 
@@ -167,18 +168,4 @@ def collaborator_leave(*, ticket: Ticket, agent_id: int, now: datetime) -> bool:
         TicketCollaborator.objects.filter(
             ticket=ticket, agent_id=agent_id, left_at__isnull=True
         ).update(left_at=now)
-    )
-
-
-def _ticket_moved_announce(*, ticket: Ticket, kind: str) -> None:
-    pods.services.pod_event_publish(
-        pod_id=ticket.pod_id,
-        event={
-            "type": "notify",
-            "kind": kind,
-            "ticket_id": ticket.id,
-            "assignee_id": ticket.assignee_id,
-            "status": ticket.status,
-            "text": "",
-        },
     )
