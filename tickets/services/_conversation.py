@@ -188,18 +188,25 @@ def message_reply(
             delivery=Message.Delivery.QUEUED,
             created_at=now,
         )
-        if channel == Ticket.Channel.EMAIL:
-            message.external_id = rules.reply_message_id(
-                ticket_id=ticket.id,
-                message_id=message.id,
-                key=settings.SECRET_KEY,
-                domain=mail_domain(),
-            )
-            message.save(update_fields=["external_id"])
         _ticket_agent_replied(ticket=ticket, now=now)
-        outbound.message_deliver(message_id=message.id, channel=channel)
-        _message_announce(ticket=ticket, message=message)
+        outbound_message_send(ticket=ticket, message=message)
     return message
+
+
+def outbound_message_send(*, ticket: Ticket, message: Message) -> None:
+    """Send a saved outbound message once the transaction commits and tell the
+    ticket's viewers. An email gets a signed Message-ID first, so the
+    customer's answer threads back to this ticket."""
+    if message.channel == Ticket.Channel.EMAIL:
+        message.external_id = rules.reply_message_id(
+            ticket_id=ticket.id,
+            message_id=message.id,
+            key=settings.SECRET_KEY,
+            domain=mail_domain(),
+        )
+        message.save(update_fields=["external_id"])
+    outbound.message_deliver(message_id=message.id, channel=message.channel)
+    _message_announce(ticket=ticket, message=message)
 
 
 def _reply_channel(*, ticket: Ticket) -> str:

@@ -13,9 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from tickets import outbound, rules, selectors
+from tickets import outbound, selectors
 from tickets.models import Message, SatisfactionSurvey, Ticket
-from tickets.services._conversation import _message_announce, mail_domain
+from tickets.services._conversation import outbound_message_send
 from tickets.services._errors import TicketsError
 
 SURVEY_RATINGS = range(1, 6)
@@ -71,16 +71,7 @@ def satisfaction_survey_send(
             delivery=Message.Delivery.QUEUED,
             created_at=now,
         )
-        if channel == Ticket.Channel.EMAIL:
-            message.external_id = rules.reply_message_id(
-                ticket_id=ticket.id,
-                message_id=message.id,
-                key=settings.SECRET_KEY,
-                domain=mail_domain(),
-            )
-            message.save(update_fields=["external_id"])
-        outbound.message_deliver(message_id=message.id, channel=channel)
-        _message_announce(ticket=ticket, message=message)
+        outbound_message_send(ticket=ticket, message=message)
     return survey
 
 
