@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from helpdesk import health
 
-admin.site.site_header = "Pod helpdesk administration"
-admin.site.site_title = "Pod helpdesk"
+admin.site.site_header = _("Pod helpdesk administration")
+admin.site.site_title = _("Pod helpdesk")
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

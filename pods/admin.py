@@ -74,8 +74,8 @@ class PodAdmin(admin.ModelAdmin):
             return redirect("admin:pods_podsplit_changelist")
         try:
             plan, refusal = selectors.pod_split_plan(pod=pod), None
-        except rules.CannotSplit as exc:
-            plan, refusal = None, str(exc)
+        except rules.CannotSplit:
+            plan, refusal = None, _("a pod needs at least two members to split")
         context = {
             **self.admin_site.each_context(request),
             "title": _("Preview split of %(pod)s") % {"pod": pod.name},

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def grant_role_permissions(sender, **kwargs) -> None:
@@ -10,7 +11,7 @@ def grant_role_permissions(sender, **kwargs) -> None:
 
 class PodsConfig(AppConfig):
     name = "pods"
-    verbose_name = "Pods"
+    verbose_name = _("Pods")
 
     def ready(self) -> None:
         # Register this app's Celery tasks in every process (web included), so tasks

@@ -26,7 +26,8 @@ class Pod(models.Model):
     split_threshold = models.PositiveIntegerField(default=70_000)
     state = models.CharField(max_length=12, choices=State, default=State.ACTIVE)
     accepts_new_customers = models.BooleanField(
-        default=True, help_text="Open pods receive new customers; a full pod does not."
+        default=True,
+        help_text=_("Open pods receive new customers; a full pod does not."),
     )
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
@@ -41,8 +42,8 @@ class Pod(models.Model):
     class Meta:
         ordering = ["name", "id"]
         permissions = [
-            ("view_all_pods", "Can see every pod's work"),
-            ("split_pod", "Can preview and run a pod split"),
+            ("view_all_pods", _("Can see every pod's work")),
+            ("split_pod", _("Can preview and run a pod split")),
         ]
         constraints = [
             models.CheckConstraint(
@@ -87,7 +88,7 @@ class Agent(models.Model):
     )
     presence_changed_at = models.DateTimeField(null=True, blank=True)
     capacity = models.PositiveSmallIntegerField(
-        default=8, help_text="Concurrent open tickets this agent can hold."
+        default=8, help_text=_("Concurrent open tickets this agent can hold.")
     )
     # Told by tickets whenever an assignment starts or ends (agent_load_adjust).
     open_ticket_count = models.PositiveIntegerField(default=0)
@@ -204,7 +205,7 @@ class CustomerIdentity(models.Model):
 
     class Meta:
         ordering = ["customer", "kind", "id"]
-        verbose_name_plural = "customer identities"
+        verbose_name_plural = _("customer identities")
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "value"], name="customer_identity_unique"
@@ -357,7 +358,7 @@ class ProficiencyPolicy(models.Model):
         max_digits=7,
         decimal_places=2,
         default=Decimal("8"),
-        help_text="Median handle time target; lower is better.",
+        help_text=_("Median handle time target; lower is better."),
     )
     handle_minutes_weight = models.DecimalField(
         max_digits=5, decimal_places=2, default=Decimal("0.20")
@@ -372,7 +373,7 @@ class ProficiencyPolicy(models.Model):
         max_digits=4,
         decimal_places=3,
         default=Decimal("0.700"),
-        help_text="Share of tickets solved with a single reply.",
+        help_text=_("Share of tickets solved with a single reply."),
     )
     one_touch_weight = models.DecimalField(
         max_digits=5, decimal_places=2, default=Decimal("0.20")
@@ -381,7 +382,7 @@ class ProficiencyPolicy(models.Model):
         max_digits=4,
         decimal_places=2,
         default=Decimal("1.20"),
-        help_text="No single KPI may count for more than this ratio of its target.",
+        help_text=_("No single KPI may count for more than this ratio of its target."),
     )
     middle_from = models.DecimalField(
         max_digits=4, decimal_places=3, default=Decimal("0.800")
@@ -392,7 +393,7 @@ class ProficiencyPolicy(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
-        verbose_name_plural = "proficiency policies"
+        verbose_name_plural = _("proficiency policies")
         constraints = [
             models.UniqueConstraint(
                 fields=["is_active"],

@@ -6,6 +6,7 @@ from asgiref.sync import async_to_sync
 from celery import current_app
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.utils.translation import gettext
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from pods import selectors
@@ -68,10 +69,16 @@ def pod_split_announce(*, split_id: int) -> None:
     event = {
         "type": "notify",
         "kind": "pod.split.done",
-        "text": (
-            f"{split.source.name} has split: {split.customers_moved} customers and "
-            f"{split.agents_moved} agents moved to {split.new_pod.name}."
-        ),
+        "text": gettext(
+            "%(pod)s has split: %(customers)s customers and %(agents)s agents "
+            "moved to %(new_pod)s."
+        )
+        % {
+            "pod": split.source.name,
+            "customers": split.customers_moved,
+            "agents": split.agents_moved,
+            "new_pod": split.new_pod.name,
+        },
         "split_id": split.id,
     }
     for pod in (split.source, split.new_pod):

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Greatest
+from django.utils.translation import gettext
 
 from pods import outbound, rules, selectors
 from pods.models import (
@@ -510,9 +511,11 @@ def pod_split_request(
         return found
     pod = Pod.objects.get(id=pod_id)
     if pod.state == Pod.State.CLOSED:
-        raise SplitRefused(f"{pod} is closed")
+        raise SplitRefused(gettext("%(pod)s is closed") % {"pod": pod})
     if selectors.active_members(pod_id=pod_id).count() < 2:
-        raise SplitRefused(f"{pod} needs at least two members to split")
+        raise SplitRefused(
+            gettext("%(pod)s needs at least two members to split") % {"pod": pod}
+        )
     try:
         with transaction.atomic():
             split = PodSplit.objects.create(

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 TICKET_PERMISSIONS = [
     "tickets.view_ticket",
@@ -33,7 +34,7 @@ def grant_role_permissions(sender, **kwargs) -> None:
 
 class TicketsConfig(AppConfig):
     name = "tickets"
-    verbose_name = "Tickets"
+    verbose_name = _("Tickets")
 
     def ready(self) -> None:
         # Register this app's Celery tasks in every process (see pods.apps).

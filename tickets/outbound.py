@@ -19,6 +19,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 import pods.selectors
@@ -277,7 +278,8 @@ def pod_reply_address(*, pod_id: int) -> str:
     """The pod's reply address: its own when set in admin, else REPLY_ADDRESS
     with the pod's name as a plus tag (support+mercury@...)."""
     pod = pods.selectors.pod_by_id_or_name(reference=str(pod_id))
-    name = _header_safe(f"{pod.name} support" if pod else "Support").replace('"', "")
+    name = gettext("%(pod)s support") % {"pod": pod.name} if pod else gettext("Support")
+    name = _header_safe(name).replace('"', "")
     if pod is not None and pod.reply_address:
         return f'"{name}" <{pod.reply_address}>'
     local, _, domain = settings.HELPDESK["REPLY_ADDRESS"].rpartition("@")

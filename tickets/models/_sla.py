@@ -11,7 +11,7 @@ class BusinessHours(models.Model):
     timezone = models.CharField(max_length=64, default="Europe/London")
 
     class Meta:
-        verbose_name_plural = "business hours"
+        verbose_name_plural = _("business hours")
 
     def __str__(self) -> str:
         return self.name
@@ -98,8 +98,8 @@ class SlaPolicy(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
-        verbose_name = "SLA policy"
-        verbose_name_plural = "SLA policies"
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
 
     def __str__(self) -> str:
         return self.name

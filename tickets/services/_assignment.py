@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count, QuerySet
+from django.utils.translation import gettext
 
 import pods.selectors
 import pods.services
@@ -118,7 +119,8 @@ def ticket_solve(*, ticket: Ticket, now: datetime) -> Ticket:
         ticket = Ticket.objects.select_for_update().get(id=ticket.id)
         if not rules.can_transition(ticket.status, Ticket.Status.SOLVED):
             raise TransitionRefused(
-                f"a {ticket.status.lower()} ticket cannot be solved"
+                gettext("a %(status)s ticket cannot be solved")
+                % {"status": ticket.get_status_display().lower()}
             )
         ticket.status = Ticket.Status.SOLVED
         ticket.solved_at = now

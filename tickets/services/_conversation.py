@@ -8,6 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 import pods.selectors
 import pods.services
@@ -175,7 +176,7 @@ def message_reply(
         ticket = Ticket.objects.select_for_update().get(id=ticket.id)
         if ticket.status == Ticket.Status.CLOSED:
             raise ReplyRefused(
-                "the ticket is closed; the customer's next message opens a follow-up"
+                _("the ticket is closed; the customer's next message opens a follow-up")
             )
         channel = _reply_channel(ticket=ticket)
         message = Message.objects.create(
@@ -212,7 +213,7 @@ def outbound_message_send(*, ticket: Ticket, message: Message) -> None:
 def _reply_channel(*, ticket: Ticket) -> str:
     channel = selectors.ticket_reply_channel(ticket=ticket)
     if channel is None:
-        raise ReplyRefused("the customer has no email address to reply to")
+        raise ReplyRefused(_("the customer has no email address to reply to"))
     return channel
 
 

@@ -4,6 +4,7 @@ by the clock, merged into another."""
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 import pods.services
 from tickets import rules
@@ -29,7 +30,10 @@ def ticket_pending_set(*, ticket: Ticket, now: datetime) -> Ticket:
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(id=ticket.id)
         if not rules.can_transition(ticket.status, Ticket.Status.PENDING):
-            raise TransitionRefused(f"a {ticket.status.lower()} ticket cannot wait")
+            raise TransitionRefused(
+                _("a %(status)s ticket cannot wait")
+                % {"status": ticket.get_status_display().lower()}
+            )
         ticket.status = Ticket.Status.PENDING
         ticket.pending_since = ticket.updated_at = ticket.agent_active_at = now
         ticket.save(
@@ -45,7 +49,10 @@ def ticket_resume(*, ticket: Ticket, now: datetime) -> Ticket:
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(id=ticket.id)
         if ticket.status != Ticket.Status.PENDING:
-            raise TransitionRefused(f"a {ticket.status.lower()} ticket is not waiting")
+            raise TransitionRefused(
+                _("a %(status)s ticket is not waiting")
+                % {"status": ticket.get_status_display().lower()}
+            )
         sla_pause_ended(ticket=ticket, resumed_at=now)
         ticket.status = Ticket.Status.OPEN
         ticket.pending_since = None
@@ -85,7 +92,7 @@ def ticket_merge(
     move, it closes pointing at the target, and a note on each says so. Raises
     MergeRefused."""
     if source.id == target.id:
-        raise MergeRefused("a ticket cannot be merged into itself")
+        raise MergeRefused(_("a ticket cannot be merged into itself"))
     with transaction.atomic():
         first, second = sorted([source.id, target.id])
         locked = Ticket.objects.select_for_update().in_bulk([first, second])
@@ -110,8 +117,11 @@ def ticket_merge(
         target.updated_at = now
         target.save(update_fields=["updated_at"])
         for ticket, text in (
-            (source, f"Merged into #{target.id}."),
-            (target, f"#{source.id} was merged into this ticket."),
+            (source, _("Merged into #%(number)s.") % {"number": target.id}),
+            (
+                target,
+                _("#%(number)s was merged into this ticket.") % {"number": source.id},
+            ),
         ):
             Message.objects.create(
                 ticket=ticket,
@@ -126,10 +136,14 @@ def ticket_merge(
 
 def _merge_check(*, source: Ticket, target: Ticket) -> None:
     if source.customer_id != target.customer_id:
-        raise MergeRefused("tickets of two different customers cannot be merged")
+        raise MergeRefused(_("tickets of two different customers cannot be merged"))
     if source.merged_into_id is not None:
         raise MergeRefused(
-            f"#{source.id} is already merged into #{source.merged_into_id}"
+            _("#%(number)s is already merged into #%(target)s")
+            % {"number": source.id, "target": source.merged_into_id}
         )
     if target.status == Ticket.Status.CLOSED:
-        raise MergeRefused(f"#{target.id} is closed; merge into an open ticket")
+        raise MergeRefused(
+            _("#%(number)s is closed; merge into an open ticket")
+            % {"number": target.id}
+        )

@@ -5,6 +5,7 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 import pods.selectors
 import pods.services
@@ -157,7 +158,8 @@ def _breach_announce(*, ticket: Ticket, metric: str) -> None:
         "kind": "sla.breach",
         "ticket_id": ticket.id,
         "metric": metric,
-        "text": f"SLA breached on #{ticket.id}: {label} ({ticket.subject[:80]})",
+        "text": gettext("SLA breached on #%(number)s: %(metric)s (%(subject)s)")
+        % {"number": ticket.id, "metric": label, "subject": ticket.subject[:80]},
     }
     lead_user_id = pods.selectors.pod_lead_user_id(pod_id=ticket.pod_id)
     if lead_user_id is not None:

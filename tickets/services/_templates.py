@@ -344,7 +344,8 @@ def _lead_tell(*, suggestion: TemplateSuggestion, pod_id: int) -> None:
             "type": "notify",
             "kind": "template.suggested",
             "suggestion_id": suggestion.id,
-            "text": f"An edit of “{suggestion.template.title[:80]}” was suggested",
+            "text": _("An edit of “%(title)s” was suggested")
+            % {"title": suggestion.template.title[:80]},
         },
     )
 
@@ -422,14 +423,18 @@ def template_suggestion_decide(
 
 def _author_tell(*, suggestion: TemplateSuggestion, template: ReplyTemplate) -> None:
     accepted = suggestion.state == TemplateSuggestion.State.ACCEPTED
-    verdict = "accepted" if accepted else "not taken"
+    verdict = (
+        _("Your edit of “%(title)s” was accepted")
+        if accepted
+        else _("Your edit of “%(title)s” was not taken")
+    )
     pods.services.user_event_publish(
         user_id=suggestion.suggested_by.user_id,
         event={
             "type": "notify",
             "kind": "template.decided",
             "suggestion_id": suggestion.id,
-            "text": f"Your edit of “{template.title[:80]}” was {verdict}",
+            "text": verdict % {"title": template.title[:80]},
         },
     )
 

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 import pods.selectors
 import pods.services
@@ -55,13 +56,15 @@ def _why_not_takeable(ticket_id: int) -> str:
         Ticket.objects.select_related("assignee__user").filter(id=ticket_id).first()
     )
     if ticket is None:
-        return "the ticket does not exist"
+        return _("the ticket does not exist")
     if ticket.assignee_id is not None:
         name = ticket.assignee.user.get_full_name() or ticket.assignee.user.username
-        return f"{name} already has this ticket"
+        return _("%(name)s already has this ticket") % {"name": name}
     if ticket.status in TAKEABLE:
-        return "only an agent of the ticket's pod can take it"
-    return f"a {ticket.status.lower()} ticket cannot be taken"
+        return _("only an agent of the ticket's pod can take it")
+    return _("a %(status)s ticket cannot be taken") % {
+        "status": ticket.get_status_display().lower()
+    }
 
 
 def ticket_assign(*, ticket: Ticket, agent_id: int | None, now: datetime) -> Ticket:
@@ -72,7 +75,7 @@ def ticket_assign(*, ticket: Ticket, agent_id: int | None, now: datetime) -> Tic
         if agent_id is not None:
             brief = pods.selectors.agent_brief(agent_id=agent_id)
             if brief is None or brief.pod_id != ticket.pod_id:
-                raise TakeRefused("only an agent of the ticket's pod can hold it")
+                raise TakeRefused(_("only an agent of the ticket's pod can hold it"))
         if agent_id == ticket.assignee_id:
             return ticket
         if ticket.assignee_id is not None and ticket.is_open:
@@ -136,10 +139,10 @@ def collaborator_invite(
     """Invite a colleague (any pod) onto this one ticket: they see it and may
     write on it until they leave; they are told live. Raises InviteRefused."""
     if agent_id == ticket.assignee_id:
-        raise InviteRefused("the ticket is already theirs")
+        raise InviteRefused(_("the ticket is already theirs"))
     colleague = pods.selectors.agent_brief(agent_id=agent_id)
     if colleague is None:
-        raise InviteRefused("no such colleague")
+        raise InviteRefused(_("no such colleague"))
     try:
         with transaction.atomic():
             invite = TicketCollaborator.objects.create(
@@ -149,14 +152,15 @@ def collaborator_invite(
                 invited_at=now,
             )
     except IntegrityError:
-        raise InviteRefused("they are already on this ticket") from None
+        raise InviteRefused(_("they are already on this ticket")) from None
     pods.services.user_event_publish(
         user_id=colleague.user_id,
         event={
             "type": "notify",
             "kind": "ticket.invited",
             "ticket_id": ticket.id,
-            "text": f"You were invited to help on #{ticket.id}: {ticket.subject[:80]}",
+            "text": _("You were invited to help on #%(number)s: %(subject)s")
+            % {"number": ticket.id, "subject": ticket.subject[:80]},
         },
     )
     return invite

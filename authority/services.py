@@ -1,1 +1,0 @@
-"""The authority funnel's services (arrives with the authority issue)."""
