@@ -1,1 +1,404 @@
-"""The authority funnel's selectors (arrives with the authority issue)."""
+"""Reads of the authority funnel: the rules that apply, the usage they are
+checked against, the reasons in words, the approval queue, a customer's grants
+and entitlements, and the audit chain's verification."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q, QuerySet, Sum
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+import pods.selectors
+from authority import rules
+from authority.models import (
+    ActionType,
+    AuditEvent,
+    AuthorityRequest,
+    AuthorityRule,
+    Entitlement,
+    Grant,
+    UsageCounter,
+)
+
+CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "KRW": "₩", "JPY": "¥"}
+
+
+# --- Rules and usage ---------------------------------------------------------------
+
+
+def action_type_by_code(*, code: str) -> ActionType | None:
+    return ActionType.objects.filter(code=code, is_active=True).first()
+
+
+def action_types_active() -> QuerySet[ActionType]:
+    return ActionType.objects.filter(is_active=True).order_by("name", "id")
+
+
+def rules_current(*, now: datetime) -> QuerySet[AuthorityRule]:
+    """Rules in force at `now`: the current version, active, within validity."""
+    return AuthorityRule.objects.filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=now),
+        superseded_at__isnull=True,
+        is_active=True,
+        valid_from__lte=now,
+    )
+
+
+def candidate_rules(
+    *,
+    action_type_id: int,
+    customer: pods.selectors.CustomerFacts,
+    agent_role: str,
+    contact_reason_id: int | None,
+    now: datetime,
+) -> list[AuthorityRule]:
+    """The rules of the action whose scope covers this customer, actor and
+    contact reason (an empty scope field covers everyone; a customer acting
+    alone has no agent role)."""
+    return list(
+        rules_current(now=now).filter(
+            Q(pod__isnull=True) | Q(pod_id=customer.pod_id),
+            Q(agent_role="") | Q(agent_role=agent_role),
+            Q(contact_reason__isnull=True) | Q(contact_reason_id=contact_reason_id),
+            Q(customer_segment="") | Q(customer_segment=customer.segment),
+            action_type_id=action_type_id,
+        )
+    )
+
+
+def rule_terms(*, rule: AuthorityRule) -> rules.RuleTerms:
+    return rules.RuleTerms(
+        rule_id=rule.id,
+        version=rule.version,
+        name=rule.name,
+        stage=rule.stage,
+        max_per_grant=rule.max_per_grant,
+        customer_period_days=rule.customer_period_days,
+        customer_max_count=rule.customer_max_count,
+        customer_max_total=rule.customer_max_total,
+        agent_daily_total=rule.agent_daily_total,
+        pod_monthly_total=rule.pod_monthly_total,
+        min_tenure_days=rule.min_tenure_days,
+        cooldown_days=rule.cooldown_days,
+        specificity=(
+            rule.pod_id is not None,
+            rule.contact_reason_id is not None,
+            bool(rule.customer_segment),
+            bool(rule.agent_role),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Periods:
+    day: date
+    month: date
+
+
+def periods_at(*, now: datetime, time_zone: str) -> Periods:
+    """Which day and month a grant at `now` counts against, in the pod's time
+    zone (a grant at 23:59 local counts today, at 00:00 tomorrow)."""
+    local_now = now.astimezone(ZoneInfo(time_zone or "UTC"))
+    return Periods(
+        day=rules.day_start(local_now=local_now),
+        month=rules.month_start(local_now=local_now),
+    )
+
+
+def usage_read(
+    *,
+    action_type_id: int,
+    customer: pods.selectors.CustomerFacts,
+    agent_id: int | None,
+    history_days: int,
+    now: datetime,
+) -> rules.Usage:
+    """The usage every limit is checked against (three reads: the customer's
+    recent grants of the action, the agent's day and the pod's month)."""
+    periods = periods_at(now=now, time_zone=customer.pod_time_zone)
+    counters = dict(
+        UsageCounter.objects.filter(
+            Q(
+                scope=UsageCounter.Scope.POD_MONTH,
+                scope_id=customer.pod_id,
+                period_start=periods.month,
+            )
+            | Q(
+                scope=UsageCounter.Scope.AGENT_DAY,
+                scope_id=agent_id or 0,
+                period_start=periods.day,
+            ),
+            action_type_id=action_type_id,
+        ).values_list("scope", "amount")
+    )
+    return rules.Usage(
+        customer_since=customer.created_at,
+        customer_grants=customer_recent_grants(
+            customer_id=customer.customer_id,
+            action_type_id=action_type_id,
+            since=now - timedelta(days=history_days),
+        ),
+        agent_today=counters.get(UsageCounter.Scope.AGENT_DAY, Decimal("0")),
+        pod_month=counters.get(UsageCounter.Scope.POD_MONTH, Decimal("0")),
+    )
+
+
+def customer_recent_grants(
+    *, customer_id: int, action_type_id: int, since: datetime
+) -> tuple[tuple[datetime, Decimal], ...]:
+    """(when, amount) of the customer's grants of the action since `since`
+    that still stand (a reversed grant counts for nothing)."""
+    if since is None:
+        return ()
+    rows = Grant.objects.filter(
+        customer_id=customer_id,
+        action_type_id=action_type_id,
+        kind=Grant.Kind.GRANT,
+        granted_at__gt=since,
+        reversal__isnull=True,
+    ).values_list("granted_at", "amount")
+    return tuple(sorted(rows))
+
+
+# --- Words -------------------------------------------------------------------------
+
+
+def amount_words(*, amount: Decimal | str, unit: str, currency: str) -> str:
+    """£30, ₩50,000, 14 days."""
+    value = Decimal(str(amount))
+    if unit == rules.DAYS:
+        days = int(value)
+        return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
+    places = 0 if currency in ("KRW", "JPY") else 2
+    if places == 2 and value == value.to_integral_value():
+        places = 0
+    shown = formats.number_format(
+        value, decimal_pos=places, use_l10n=True, force_grouping=True
+    )
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{shown}" if symbol else f"{shown} {currency}"
+
+
+def reason_words(*, reason: dict, action_name: str, unit: str, currency: str) -> str:
+    """One check of the engine in plain words, e.g. "£30 is within your £50
+    limit" or "0 refunds for this customer in 90 days (limit 2)"."""
+    code, ok, params = reason["code"], reason["ok"], reason.get("params", {})
+
+    def money(key: str) -> str:
+        return amount_words(amount=params[key], unit=unit, currency=currency)
+
+    action = action_name.lower()
+    if code == "per_grant":
+        template = (
+            _("%(amount)s is within the %(limit)s limit per grant")
+            if ok
+            else _("%(amount)s is over the %(limit)s limit per grant")
+        )
+        return template % {"amount": money("amount"), "limit": money("limit")}
+    if code == "customer_count":
+        return _(
+            "%(count)s of %(limit)s allowed (%(action)s) for this customer in "
+            "%(days)s days"
+        ) % {
+            "count": params["count"],
+            "action": action,
+            "days": params["days"],
+            "limit": params["limit"],
+        }
+    if code == "customer_total":
+        return _("%(used)s of %(limit)s used for this customer in %(days)s days") % {
+            "used": money("used"),
+            "limit": money("limit"),
+            "days": params["days"],
+        }
+    if code == "cooldown":
+        if params.get("days_ago") is None:
+            return _("no %(action)s for this customer before") % {"action": action}
+        return _("last %(action)s %(ago)s days ago (at least %(days)s days apart)") % {
+            "action": action,
+            "ago": params["days_ago"],
+            "days": params["days"],
+        }
+    if code == "tenure":
+        return _("customer for %(days)s days (at least %(limit)s needed)") % params
+    if code == "agent_day":
+        return _("%(left)s of your %(limit)s daily limit left") % {
+            "left": money("left"),
+            "limit": money("limit"),
+        }
+    if code == "pod_month":
+        return _("%(left)s of the pod's %(limit)s monthly budget left") % {
+            "left": money("left"),
+            "limit": money("limit"),
+        }
+    if code == "needs_approval":
+        return _("needs approval")
+    if code == "no_rule":
+        if params.get("actor") == rules.ACTOR_CUSTOMER:
+            return _("this is not something you can do yourself; your pod can help")
+        return _("no rule lets you grant this; ask your pod lead")
+    if code == "amount_not_positive":
+        return _("the amount must be more than zero")
+    if code == "days_not_whole":
+        return _("days must be a whole number")
+    if code == "money_too_precise":
+        return _("money has at most two decimal places")
+    return code
+
+
+def reasons_words(
+    *, reasons: Sequence[dict], action_type: ActionType
+) -> list[tuple[bool, str]]:
+    return [
+        (
+            reason["ok"],
+            reason_words(
+                reason=reason,
+                action_name=action_type.name,
+                unit=action_type.unit,
+                currency=action_type.currency,
+            ),
+        )
+        for reason in reasons
+    ]
+
+
+# --- Requests, grants, entitlements ------------------------------------------------
+
+
+def request_by_key(*, actor_key: str, idempotency_key: str) -> AuthorityRequest | None:
+    return (
+        AuthorityRequest.objects.select_related("action_type")
+        .filter(actor_key=actor_key, idempotency_key=idempotency_key)
+        .first()
+    )
+
+
+def request_detail(*, request_id: int) -> AuthorityRequest | None:
+    return (
+        AuthorityRequest.objects.select_related(
+            "action_type", "rule", "agent__user", "customer", "ticket", "pod"
+        )
+        .filter(id=request_id)
+        .first()
+    )
+
+
+def requests_pending(*, pod_ids: Sequence[int] | None) -> QuerySet[AuthorityRequest]:
+    """Stage-1 requests waiting, the most overdue first (`pod_ids` None: every
+    pod)."""
+    pending = AuthorityRequest.objects.filter(state=AuthorityRequest.State.PENDING)
+    if pod_ids is not None:
+        pending = pending.filter(pod_id__in=pod_ids)
+    return pending.select_related(
+        "action_type", "rule", "agent__user", "customer", "ticket", "pod"
+    ).order_by("due_at", "id")
+
+
+def requests_of_ticket(*, ticket_id: int) -> QuerySet[AuthorityRequest]:
+    return (
+        AuthorityRequest.objects.filter(ticket_id=ticket_id)
+        .select_related("action_type", "agent__user")
+        .order_by("-created_at", "-id")
+    )
+
+
+def grants_of_customer(*, customer_id: int, limit: int = 50) -> list[Grant]:
+    return list(
+        Grant.objects.filter(customer_id=customer_id)
+        .select_related("action_type", "agent__user", "rule")
+        .order_by("-granted_at", "-id")[:limit]
+    )
+
+
+def entitlements_of_customer(*, customer_id: int) -> list[Entitlement]:
+    return list(
+        Entitlement.objects.filter(customer_id=customer_id).order_by("ends_on", "id")
+    )
+
+
+def entitlement_for_action(
+    *, customer_id: int, product: str, for_update: bool = False
+) -> Entitlement | None:
+    """The entitlement an extension or pause changes: the customer's latest
+    ending one of the product (any product when the action names none)."""
+    found = Entitlement.objects.filter(customer_id=customer_id)
+    if product:
+        found = found.filter(product=product)
+    if for_update:
+        found = found.select_for_update()
+    return found.order_by("-ends_on", "-id").first()
+
+
+def pod_usage_this_month(*, pod_id: int, action_type_id: int, month: date) -> Decimal:
+    total = UsageCounter.objects.filter(
+        scope=UsageCounter.Scope.POD_MONTH,
+        scope_id=pod_id,
+        action_type_id=action_type_id,
+        period_start=month,
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal("0")
+
+
+# --- Audit -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    chain: str
+    rows: int
+    broken_at: int | None  # the seq of the first row that does not verify
+    problem: str = ""
+
+
+def audit_event_content(*, event: AuditEvent) -> dict:
+    """What an audit row's digest covers."""
+    return {
+        "chain": event.chain,
+        "seq": event.seq,
+        "kind": event.kind,
+        "actor": event.actor_id,
+        "actor_label": event.actor_label,
+        "subject": event.subject,
+        "details": event.details,
+        "at": event.at.astimezone(UTC).isoformat(),
+    }
+
+
+def audit_chain_verify(*, chain: str) -> ChainCheck:
+    """Walk a chain in order and recompute every digest: a changed row, a
+    removed row or a reordered one is reported with the seq where it shows."""
+    previous, expected_seq, rows = "0" * 64, 1, 0
+    for event in (
+        AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000)
+    ):
+        rows += 1
+        if event.seq != expected_seq:
+            return ChainCheck(chain, rows, expected_seq, "missing row")
+        if event.prev_digest != previous:
+            return ChainCheck(chain, rows, event.seq, "link broken")
+        digest = rules.audit_digest(
+            prev_digest=previous,
+            content=audit_event_content(event=event),
+            key=settings.SECRET_KEY,
+        )
+        if digest != event.digest:
+            return ChainCheck(chain, rows, event.seq, "content changed")
+        previous, expected_seq = event.digest, expected_seq + 1
+    return ChainCheck(chain, rows, None)
+
+
+def audit_chains() -> list[str]:
+    return list(
+        AuditEvent.objects.values_list("chain", flat=True).distinct().order_by("chain")
+    )
+
+
+def audit_events_of(*, subject: str) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(subject=subject).order_by("at", "id")

@@ -222,6 +222,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbound": {"task": "tickets.sweep_outbound", "schedule": 60.0},
     "detect-sla-breaches": {"task": "tickets.detect_sla_breaches", "schedule": 60.0},
     "advance-lifecycle": {"task": "tickets.advance_lifecycle", "schedule": 3600.0},
+    # Billing webhooks whose retry is due (or whose task never left).
+    "sweep-webhooks": {"task": "authority.sweep_webhooks", "schedule": 60.0},
 }
 
 # --- Auth and permissions -----------------------------------------------------
@@ -379,6 +381,8 @@ LOGGING = {
 
 # --- Product settings -----------------------------------------------------------
 HELPDESK = {
+    # Signs the authority funnel's webhooks to the billing system (HMAC-SHA256).
+    "BILLING_WEBHOOK_SECRET": os.environ.get("HELPDESK_BILLING_WEBHOOK_SECRET", ""),
     "DEMO_PASSWORD": os.environ.get("HELPDESK_DEMO_PASSWORD", "demo-pass-2026"),
     "IDLE_ASSIGNMENT_MINUTES": env_int("HELPDESK_IDLE_ASSIGNMENT_MINUTES", default=30),
     # Replies go out from the pod's address: REPLY_ADDRESS with the pod as a

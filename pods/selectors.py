@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Case, Count, F, Q, QuerySet, When
 
@@ -446,3 +447,65 @@ def agent_brief(*, agent_id: int) -> AgentBrief | None:
     return AgentBrief(
         id=agent, user_id=user, pod_id=pod, name=f"{first} {last}".strip() or username
     )
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    customer_id: int
+    pod_id: int
+    pod_time_zone: str
+    segment: str
+    created_at: datetime
+    display_name: str
+
+
+def customer_facts(*, customer_id: int) -> CustomerFacts | None:
+    """What the authority engine needs to know of a customer, in one read (a
+    merged customer answers for the one it was merged into)."""
+    row = (
+        Customer.objects.filter(id=customer_id)
+        .values_list(
+            "id",
+            "merged_into_id",
+            "pod_id",
+            "pod__time_zone",
+            "segment",
+            "created_at",
+            "display_name",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    found, merged_into, pod, time_zone, segment, created_at, name = row
+    if merged_into is not None:
+        return customer_facts(customer_id=merged_into)
+    return CustomerFacts(
+        customer_id=found,
+        pod_id=pod,
+        pod_time_zone=time_zone,
+        segment=segment,
+        created_at=created_at,
+        display_name=name,
+    )
+
+
+@dataclass(frozen=True)
+class AgentRole:
+    agent_id: int
+    user_id: int
+    pod_id: int | None
+    role: str
+
+
+def agent_role_of_user(*, user_id: int) -> AgentRole | None:
+    """The active agent a user is, with their role and pod."""
+    row = (
+        Agent.objects.filter(user_id=user_id, left_on__isnull=True)
+        .values_list("id", "pod_id", "role")
+        .first()
+    )
+    if row is None:
+        return None
+    agent_id, pod_id, role = row
+    return AgentRole(agent_id=agent_id, user_id=user_id, pod_id=pod_id, role=role)

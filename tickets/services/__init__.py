@@ -64,6 +64,7 @@ from tickets.services._messaging import (
     sms_envelope_process,
     social_envelope_process,
 )
+from tickets.services._notices import customer_notice_send, ticket_event_note
 from tickets.services._phone import call_envelope_process
 from tickets.services._pod_moves import customer_merge, pod_split_run
 from tickets.services._proficiency import proficiency_recompute
@@ -171,6 +172,7 @@ __all__ = [
     "collaborator_leave",
     "contact_submit",
     "customer_merge",
+    "customer_notice_send",
     "demo_configuration_seed",
     "demo_contact_seed",
     "demo_templates_seed",
@@ -202,6 +204,7 @@ __all__ = [
     "template_suggestion_create",
     "template_suggestion_decide",
     "ticket_assign",
+    "ticket_event_note",
     "ticket_fields_set",
     "ticket_merge",
     "ticket_open",

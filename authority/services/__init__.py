@@ -1,0 +1,68 @@
+"""Writes of the authority funnel: keyword-only services that own their
+transactions. This facade re-exports them; each lives in the module of its flow."""
+
+from authority.services._approvals import (
+    approver_may_decide,
+    request_approve,
+    request_cancel,
+    request_deny,
+)
+from authority.services._audit import RULES_CHAIN, audit_append, pod_chain
+from authority.services._configuration import (
+    demo_authority_seed,
+    entitlement_create,
+    rule_create,
+    rule_problems,
+    rule_revise,
+)
+from authority.services._errors import (
+    ApprovalCannotExecute,
+    ApprovalRefused,
+    AuthorityError,
+    AuthorityRefused,
+    IdempotencyConflict,
+    ReversalRefused,
+    RuleInvalid,
+)
+from authority.services._grants import (
+    Actor,
+    Asked,
+    actor_for_customer,
+    actor_for_user,
+    authority_ask,
+    customer_words,
+    grant_reverse,
+    reasons_sentence,
+    request_words,
+)
+
+__all__ = [
+    "RULES_CHAIN",
+    "Actor",
+    "ApprovalCannotExecute",
+    "ApprovalRefused",
+    "Asked",
+    "AuthorityError",
+    "AuthorityRefused",
+    "IdempotencyConflict",
+    "ReversalRefused",
+    "RuleInvalid",
+    "actor_for_customer",
+    "actor_for_user",
+    "approver_may_decide",
+    "audit_append",
+    "authority_ask",
+    "customer_words",
+    "demo_authority_seed",
+    "entitlement_create",
+    "grant_reverse",
+    "pod_chain",
+    "reasons_sentence",
+    "request_approve",
+    "request_cancel",
+    "request_deny",
+    "request_words",
+    "rule_create",
+    "rule_problems",
+    "rule_revise",
+]
