@@ -1,1 +1,0 @@
-"""The authority funnel's views (arrives with the authority issue)."""

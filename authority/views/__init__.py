@@ -1,0 +1,1 @@
+"""Pages of the authority funnel: the agent panel, the approval queue, insights."""
