@@ -333,6 +333,8 @@ def ticket_rows(block: Block, *, now: datetime) -> Iterator[tuple]:
         for agent_id in staff.agent_ids
     }
     with_activity = _ticket_has_agent_activity()
+    columns = TICKET_COLUMNS + (("agent_active_at",) if with_activity else ())
+    defaults = list(ticket_column_defaults(set(columns)).values())
     channels = [choice.value for choice in Ticket.Channel]
     for customer_id, pod_id, primary in block.ticket_owners:
         created = now - timedelta(minutes=rng.randint(5, 4 * 24 * 60))
@@ -359,23 +361,46 @@ def ticket_rows(block: Block, *, now: datetime) -> Iterator[tuple]:
         ]
         if with_activity:
             row.append(assigned)
+        row.extend(defaults)
         yield row
 
 
+TICKET_COLUMNS = (
+    "status",
+    "priority",
+    "channel",
+    "subject",
+    "created_at",
+    "updated_at",
+    "assigned_at",
+    "assignee_id",
+    "customer_id",
+    "pod_id",
+)
+
+
 def ticket_columns() -> tuple[str, ...]:
-    columns = (
-        "status",
-        "priority",
-        "channel",
-        "subject",
-        "created_at",
-        "updated_at",
-        "assigned_at",
-        "assignee_id",
-        "customer_id",
-        "pod_id",
-    )
-    return (*columns, "agent_active_at") if _ticket_has_agent_activity() else columns
+    columns = TICKET_COLUMNS
+    if _ticket_has_agent_activity():
+        columns = (*columns, "agent_active_at")
+    return (*columns, *ticket_column_defaults(set(columns)))
+
+
+def ticket_column_defaults(copied: set[str]) -> dict[str, object]:
+    """The NOT NULL columns a COPY leaves out, with their model defaults.
+
+    Django keeps defaults in Python, not in the table, so a COPY that names
+    fewer columns than the model has (a field added later, say
+    reopened_count) would insert NULL and fail; this names them with their
+    default, whatever fields the model gains."""
+    return {
+        field.column: field.get_db_prep_save(field.get_default(), connection)
+        for field in Ticket._meta.concrete_fields
+        if not field.null
+        and not field.primary_key
+        and field.has_default()
+        and field.column not in copied
+    }
 
 
 def _ticket_has_agent_activity() -> bool:
