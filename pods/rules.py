@@ -372,3 +372,16 @@ def _inverse_ratio(value: Decimal, target: Decimal, cap: Decimal) -> Decimal:
     if value <= 0:
         return cap
     return min(target / value, cap)
+
+
+# An agent's time_zone defaults to this: it means they never chose one.
+AGENT_DEFAULT_ZONE = "UTC"
+
+
+def display_time_zone(*, agent_zone: str, pod_zone: str | None, site_zone: str) -> str:
+    """The zone an agent's pages show times in: the one they chose, else their
+    pod's, else the site's."""
+    zone = agent_zone or site_zone
+    if zone == AGENT_DEFAULT_ZONE and pod_zone:
+        return pod_zone
+    return zone

@@ -12,15 +12,22 @@ register = template.Library()
 def user_menu(context: template.Context) -> dict:
     """Render the user menu; agents get their presence and the presence form.
 
-    One query, and none for a signed-out user (the header shows no menu then)."""
+    At most one query, none when pods.middleware already read the agent, and
+    none for a signed-out user (the header shows no menu then)."""
     user = context.get("user")
+    request = context.get("request")
     signed_in = user is not None and user.is_authenticated
-    agent = selectors.agent_for_user(user_id=user.pk) if signed_in else None
+    if not signed_in:
+        agent = None
+    elif hasattr(request, "agent"):
+        agent = request.agent
+    else:
+        agent = selectors.agent_for_user(user_id=user.pk)
     # An inclusion tag renders in a fresh context: pass on what the menu reads
     # (csrf_token is carried over by Django itself).
     return {
         "user": user,
-        "request": context.get("request"),
+        "request": request,
         "me": agent,
         "choices": agent.Presence.choices if agent is not None else (),
     }

@@ -180,9 +180,9 @@ class TestAgentRepliesWithATemplate:
         client.force_login(agent.user)
         client.get(url("ticket-templates", ticket.id), headers=HTMX)  # warm up
 
-        # session, user, permissions (user's and groups'), home pod, ticket,
-        # templates, their uses, their ratings
-        with django_assert_num_queries(9):
+        # session, user, agent (its time zone), permissions (user's and groups'),
+        # home pod, ticket, templates, their uses, their ratings
+        with django_assert_num_queries(10):
             response = client.get(url("ticket-templates", ticket.id), headers=HTMX)
 
         assert response.content.decode().count('hx-target="#template-preview"') == count

@@ -9,17 +9,14 @@ out of band, so the composer (and what is being typed in it) is never
 replaced. Another pod's ticket or attachment answers 404 like a missing one
 (pods.backends and tickets.backends decide who sees what).
 
-Times show in the agent's time zone, activated for the whole request: the
-agent's own (Agent.time_zone) when they set one, else their pod's."""
+Times show in the agent's time zone, activated for every signed-in request by
+pods.middleware."""
 
 import unicodedata
 from collections.abc import Callable
-from functools import wraps
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -44,8 +41,6 @@ MAX_TAGS = 20
 LATEST_SHOWN = 6
 # The live refresh asks for as many rows as the agent has loaded, up to this.
 MAX_QUEUE_ROWS = 200
-# The agent's zone when they kept the default: their pod's zone is theirs then.
-DEFAULT_AGENT_ZONE = "UTC"
 # Types a browser could render or run, whatever the Content-Disposition says:
 # served as bytes.
 ACTIVE_CONTENT_MARKERS = ("html", "xml", "svg", "javascript", "ecmascript", "x-sh")
@@ -175,12 +170,11 @@ class ColleagueSearchForm(forms.Form):
 
 
 def _agent(request: HttpRequest):
-    """The signed-in user's Agent (with its pod), read once per request."""
-    if not hasattr(request, "_workspace_agent"):
-        request._workspace_agent = pods.selectors.agent_for_user(
-            user_id=request.user.pk
-        )
-    return request._workspace_agent
+    """The signed-in user's Agent (with its pod), read once per request (by
+    pods.middleware, which shows times in the agent's zone)."""
+    if not hasattr(request, "agent"):
+        request.agent = pods.selectors.agent_for_user(user_id=request.user.pk)
+    return request.agent
 
 
 def _agent_required(request: HttpRequest):
@@ -190,28 +184,9 @@ def _agent_required(request: HttpRequest):
     return agent
 
 
-def _zone_of(agent) -> ZoneInfo:
-    name = settings.TIME_ZONE
-    if agent is not None:
-        name = agent.time_zone or name
-        if name == DEFAULT_AGENT_ZONE and agent.pod is not None:
-            name = agent.pod.time_zone or name
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def workspace_view(view: Callable) -> Callable:
-    """Signed in, and times in the agent's zone for everything the view renders."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        with timezone.override(_zone_of(_agent(request))):
-            return view(request, *args, **kwargs)
-
-    return wrapped
+    """Signed in (times are already in the agent's zone: pods.middleware)."""
+    return login_required(view)
 
 
 def _require(request: HttpRequest, perm: str, obj=None) -> None:
