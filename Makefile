@@ -97,17 +97,21 @@ format: .venv ## Apply ruff's fixes and formatting
 # BENCH=intake runs the multichannel intake benchmark instead (its own database too;
 # it starts its own Redis, uvicorn and Celery worker):
 #   make bench BENCH=intake BENCH_ARGS="--stream-seconds 600"
+# BENCH=workspace measures the queue and ticket pages at the issue's size by default
+# (1.5M customers, 4M tickets; its own database; it starts its own uvicorn):
+#   make bench BENCH=workspace BENCH_ARGS="--runs 3"
 BENCH ?= pods
 BENCH_ARGS ?=
-bench: .venv ## Benchmark on PostgreSQL: DATABASE_URL=postgres://... [BENCH=pods|intake] BENCH_ARGS=...
+bench: .venv ## Benchmark on PostgreSQL: DATABASE_URL=postgres://... [BENCH=pods|intake|workspace] BENCH_ARGS=...
 	@case "$${DATABASE_URL:-}" in \
 		postgres://*|postgresql://*|pgsql://*|postgis://*) ;; \
 		*) echo "make bench needs DATABASE_URL=postgres://USER@HOST:PORT/DB, a" \
 			"PostgreSQL database of its own (the benchmark fills it);" \
 			"see docs/benchmarks.md" >&2; exit 1 ;; \
 	esac
-	@case "$(BENCH)" in pods|intake) ;; \
-		*) echo "BENCH must be pods or intake, not '$(BENCH)'" >&2; exit 1 ;; \
+	@case "$(BENCH)" in pods|intake|workspace) ;; \
+		*) echo "BENCH must be pods, intake or workspace, not '$(BENCH)'" >&2; \
+			exit 1 ;; \
 	esac
 	$(BIN)/python -m tests.performance.bench_$(BENCH) $(BENCH_ARGS)
 

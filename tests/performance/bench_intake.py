@@ -49,7 +49,6 @@ import pstats
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,10 +61,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tests.performance import intake_load
+from tests.performance import _common, intake_load
+from tests.performance._common import (
+    REPORTS_DIR,
+    ROOT,
+    cpu_seconds,
+    fmt_load,
+    free_port,
+    git,
+    machine,
+    port_open,
+    postgresql_settings,
+    process_tree,
+    rss_mb,
+)
 
-REPORTS_DIR = Path(__file__).resolve().parent / "reports"
-ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_MODULE = "tests.performance.bench_settings"
 ACCEPT_TARGET_RATIO = 0.5
 ACCEPT_TARGET_P95_MS = 50.0
@@ -247,42 +257,17 @@ def web_worker_counts(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
 
-def fmt_load(load) -> str:
-    return "/".join(f"{value:.2f}" for value in load)
-
-
 # --- Context of the run -------------------------------------------------------------
-
-
-def machine() -> dict:
-    from tests.performance.bench_pods import machine as pods_machine
-
-    return pods_machine()
 
 
 def code_version() -> dict:
     """The commit measured, and which files of the processing path differ from it."""
-
-    def git(*command: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *command], cwd=ROOT, capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
         "modified": git("status", "--porcelain", "pods", "tickets", "helpdesk")
         .replace("\n", "; ")
         .strip(),
     }
-
-
-def postgresql_settings() -> dict:
-    from tests.performance.bench_pods import postgresql_settings as settings
-
-    return settings()
 
 
 def dataset_figures() -> dict:
@@ -352,13 +337,12 @@ def volume_ensure(*, args: argparse.Namespace) -> dict:
         )
     say(f"generating {args.customers:,} customers in {args.pods} pods")
     # volume_generate commits its own transaction, then vacuums.
-    with ticket_column_defaults():
-        made = pods_volume.volume_generate(
-            customers=args.customers,
-            pods_count=args.pods,
-            seed=args.seed,
-            now=timezone.now(),
-        )
+    made = pods_volume.volume_generate(
+        customers=args.customers,
+        pods_count=args.pods,
+        seed=args.seed,
+        now=timezone.now(),
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {VOLUME_TABLE} (customers, pods) VALUES (%s, %s)",  # noqa: S608
@@ -366,50 +350,6 @@ def volume_ensure(*, args: argparse.Namespace) -> dict:
         )
     say(f"generated in {made.seconds:.1f} s")
     return {"generated": True, "seconds": round(made.seconds, 1)}
-
-
-class ticket_column_defaults:  # noqa: N801 (a context manager, used like a function)
-    """Give the ticket table's NOT NULL columns that pods_volume's COPY leaves out
-    a database default for the length of the load (Django keeps defaults in
-    Python), then drop it. pods_volume predates Ticket.reopened_count."""
-
-    def __enter__(self):
-        from django.db import connection
-
-        from tests.performance import pods_volume
-        from tickets.models import Ticket
-
-        copied = set(pods_volume.ticket_columns())
-        self.columns = []
-        with connection.cursor() as cursor:
-            for model_field in Ticket._meta.concrete_fields:
-                if (
-                    model_field.null
-                    or model_field.primary_key
-                    or model_field.column in copied
-                    or not model_field.has_default()
-                ):
-                    continue
-                default = model_field.get_db_prep_save(
-                    model_field.get_default(), connection
-                )
-                cursor.execute(
-                    f"ALTER TABLE tickets_ticket ALTER COLUMN {model_field.column}"
-                    " SET DEFAULT %s",
-                    [default],
-                )
-                self.columns.append(model_field.column)
-        return self
-
-    def __exit__(self, *exc_info):
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            for column in self.columns:
-                cursor.execute(
-                    f"ALTER TABLE tickets_ticket ALTER COLUMN {column} DROP DEFAULT"
-                )
-        return False
 
 
 def sla_policies_ensure() -> None:
@@ -542,69 +482,8 @@ def known_contacts(*, seed: int) -> tuple[list[str], list[str]]:
 # --- The processes ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 def wait_until(condition, *, timeout: float, what: str, fail: bool = True) -> bool:
-    """Poll until the condition holds; past the timeout raise, or with
-    fail=False say so and return False."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            if fail:
-                raise RuntimeError(f"timed out waiting for {what}")
-            say(f"gave up waiting for {what} after {timeout:.0f} s")
-            return False
-        time.sleep(0.1)
-    return True
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def process_tree(pid: int) -> list[int]:
-    """The process and its descendants (prefork children, uvicorn workers)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        try:
-            children = Path(f"/proc/{current}/task/{current}/children").read_text()
-        except OSError:
-            continue
-        todo.extend(int(child) for child in children.split())
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of the processes so far (clock ticks from /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+    return _common.wait_until(condition, timeout=timeout, what=what, fail=fail, say=say)
 
 
 class Stack:

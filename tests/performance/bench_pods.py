@@ -23,7 +23,6 @@ import cProfile
 import io
 import json
 import os
-import platform
 import pstats
 import random
 import resource
@@ -36,7 +35,15 @@ from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
-REPORTS_DIR = Path(__file__).resolve().parent / "reports"
+from tests.performance._common import (
+    REPORTS_DIR,
+    fmt_load,
+    git,
+    machine,
+    percentiles_ms,
+    postgresql_settings,
+)
+
 ROUTE_TARGET_P95_MS = 5.0
 SPLIT_TARGET_SECONDS = 5.0
 SPLIT_TARGET_PEAK_MB = 300.0
@@ -147,70 +154,12 @@ def say(text: str) -> None:
 # --- Context of the run -------------------------------------------------------------
 
 
-def machine() -> dict:
-    cpu = ""
-    meminfo = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            key, value = line.split(":", 1)
-            meminfo[key] = value.strip()
-    except OSError:
-        pass
-    import django
-
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu,
-        "memory": meminfo.get("MemTotal", ""),
-        "load_average_start": os.getloadavg(),
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "platform": platform.platform(),
-    }
-
-
 def code_version() -> dict:
     """The commit measured, and whether the apps had uncommitted changes."""
-    root = Path(__file__).resolve().parents[2]
-
-    def git(*command: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *command], cwd=root, capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
         "apps_modified": bool(git("status", "--porcelain", "pods", "tickets")),
     }
-
-
-def postgresql_settings() -> dict:
-    from django.db import connection
-
-    names = (
-        "server_version",
-        "shared_buffers",
-        "effective_cache_size",
-        "work_mem",
-        "max_wal_size",
-        "synchronous_commit",
-        "fsync",
-        "random_page_cost",
-        "jit",
-    )
-    with connection.cursor() as cursor:
-        settings = {}
-        for name in names:
-            cursor.execute(f"SHOW {name}")
-            settings[name] = cursor.fetchone()[0]
-    return settings
 
 
 def volume_ensure(*, args: argparse.Namespace, now) -> dict:
@@ -266,17 +215,6 @@ def dataset_figures() -> dict:
 
 
 # --- Identify and route -----------------------------------------------------------
-
-
-def percentiles_ms(seconds: list[float]) -> dict:
-    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
-    return {
-        "n": len(seconds),
-        "median_ms": round(statistics.median(seconds) * 1000, 3),
-        "p95_ms": round(cuts[94] * 1000, 3),
-        "p99_ms": round(cuts[98] * 1000, 3),
-        "max_ms": round(max(seconds) * 1000, 3),
-    }
 
 
 def known_identities(*, kind: str, count: int, rng: random.Random) -> list[str]:
@@ -914,10 +852,6 @@ def report_markdown(report: dict) -> str:
             ),
         ]
     return "\n".join(lines) + "\n"
-
-
-def fmt_load(load) -> str:
-    return "/".join(f"{value:.2f}" for value in load)
 
 
 if __name__ == "__main__":

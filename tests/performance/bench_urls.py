@@ -1,5 +1,5 @@
-"""The intake benchmark's two ceilings, the least Django can do on this stack with
-a contact that must be stored, measured next to the real thing in the same run.
+"""The benchmarks' ceilings: the least Django can do on this stack, measured next
+to the real thing in the same run.
 
 - `POST /bench/ceiling/` (this URLconf: the project's URLs plus this one) reads
   the body, inserts one row with raw SQL (autocommit: the INSERT is its own
@@ -8,17 +8,22 @@ a contact that must be stored, measured next to the real thing in the same run.
 - The Celery task `bench.ceiling_insert` inserts one row the same way, through
   the same worker, queue and settings (acks late, prefetch 1) as
   `tickets.process_envelope`.
+- `GET /bench/pk/<ticket_id>/` (the workspace benchmark's ceiling) reads one
+  ticket's subject by primary key through the ORM and answers it as JSON, through
+  the same middleware, server and database as the queue page; it asks nothing of
+  the session or the signed-in user.
 
 No model, no migration: the benchmark creates the tables (CEILING_TABLES_SQL)."""
 
 from celery import shared_task
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.urls import urlpatterns as project_urlpatterns
+from tickets.models import Ticket
 
 CEILING_TASK = "bench.ceiling_insert"
 CEILING_TABLES_SQL = (
@@ -46,6 +51,17 @@ def ceiling(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": row_id}, status=202)
 
 
+@require_GET
+def primary_key_read(request: HttpRequest, ticket_id: int) -> JsonResponse:
+    """One primary-key read, answered as JSON: the bare view of the workspace
+    benchmark."""
+    subject = Ticket.objects.filter(pk=ticket_id).values_list("subject", flat=True)
+    try:
+        return JsonResponse({"id": ticket_id, "subject": subject.get()})
+    except Ticket.DoesNotExist as missing:
+        raise Http404 from missing
+
+
 @shared_task(name=CEILING_TASK)
 def ceiling_insert(*, size: int) -> None:
     """Store one row per task, as processing an envelope stores its outcome."""
@@ -55,5 +71,6 @@ def ceiling_insert(*, size: int) -> None:
 
 urlpatterns = [
     path("bench/ceiling/", ceiling, name="bench-ceiling"),
+    path("bench/pk/<int:ticket_id>/", primary_key_read, name="bench-pk"),
     *project_urlpatterns,
 ]
