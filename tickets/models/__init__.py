@@ -8,7 +8,7 @@ from tickets.models._channels import (
     WebhookSecret,
 )
 from tickets.models._intake import InboundEnvelope
-from tickets.models._messages import Attachment, Message
+from tickets.models._messages import Attachment, Message, NoteMention
 from tickets.models._sla import (
     BusinessHours,
     BusinessHoursInterval,
@@ -44,6 +44,7 @@ __all__ = [
     "InboundEnvelope",
     "MailboxCheckpoint",
     "Message",
+    "NoteMention",
     "ReplyTemplate",
     "ReplyTemplateVersion",
     "SatisfactionSurvey",

@@ -91,6 +91,34 @@ class Message(models.Model):
         return f"{self.get_direction_display()} on #{self.ticket_id}"
 
 
+class NoteMention(models.Model):
+    """A colleague named with @username in an internal note: they were told
+    live, and the note shows the name highlighted. Queryable both ways: a
+    note's mentions, an agent's mentions."""
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="mentions"
+    )
+    agent = models.ForeignKey("pods.Agent", on_delete=models.CASCADE, related_name="+")
+    # The username as it was when mentioned: what the note shows highlighted.
+    handle = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["message", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "agent"], name="mention_once_per_note"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agent", "created_at"], name="mention_of_agent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.handle} on message {self.message_id}"
+
+
 def attachment_path(instance: "Attachment", filename: str) -> str:
     # Never the sender's file name: a generated one under a date folder, so a
     # hostile name cannot traverse or collide, and the storage stays listable.

@@ -3,7 +3,7 @@ suggested edits), invited colleagues, and the customer's satisfaction rating."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from tickets.models._messages import Message
@@ -32,16 +32,36 @@ class ReplyTemplate(models.Model):
     language = models.CharField(max_length=10, default="en")
     active = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1)
+    # How the template does, counted as it happens (lists read them without
+    # touching the uses or the surveys): replies sent with it, the last one, and
+    # the answered surveys of solves that followed a use on their ticket with
+    # the sum of their ratings.
     use_count = models.PositiveIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    rated_count = models.PositiveIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
     class Meta:
         ordering = ["title", "id"]
         indexes = [models.Index(fields=["pod", "active"], name="template_pod")]
+        constraints = [
+            # Every counted rating is 1 to 5.
+            models.CheckConstraint(
+                condition=Q(rating_sum__gte=F("rated_count"))
+                & Q(rating_sum__lte=F("rated_count") * 5),
+                name="template_rating_sum_in_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def rating_average(self) -> float | None:
+        """The mean rating of the counted surveys; None before the first."""
+        return self.rating_sum / self.rated_count if self.rated_count else None
 
 
 class ReplyTemplateVersion(models.Model):
@@ -201,6 +221,13 @@ class SatisfactionSurvey(models.Model):
         indexes = [
             models.Index(fields=["pod", "answered_at"], name="survey_pod"),
             models.Index(fields=["agent", "answered_at"], name="survey_agent"),
+            # Every pod's and agent's ratings of a period at once (the nightly
+            # proficiency run, csat_by_agent) read a range of answer times.
+            models.Index(
+                fields=["answered_at"],
+                condition=Q(answered_at__isnull=False),
+                name="survey_answered",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ from tickets import outbound, selectors
 from tickets.models import Message, SatisfactionSurvey, Ticket
 from tickets.services._conversation import outbound_message_send
 from tickets.services._errors import TicketsError
+from tickets.services._templates import template_ratings_count
 
 SURVEY_RATINGS = range(1, 6)
 MAX_SURVEY_COMMENT_LENGTH = 5_000
@@ -191,10 +192,18 @@ def satisfaction_survey_answer(
             raise SurveyExpired("the survey's link has expired")
         if (survey.rating, survey.comment) == (rating, comment):
             return survey
+        previous = survey.rating
         survey.rating = rating
         survey.comment = comment
         # The latest answer's time: the answer counts in the period it was last
         # given, like the figures read from it.
         survey.answered_at = now
         survey.save(update_fields=["rating", "comment", "answered_at"])
+        if rating != previous:
+            template_ratings_count(
+                ticket_id=survey.ticket_id,
+                solved_at=survey.solved_at,
+                rated=1 if previous is None else 0,
+                rating_change=rating - (previous or 0),
+            )
     return survey

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils.translation import gettext as _
 
 import pods.selectors
@@ -289,9 +289,39 @@ def reply_from_template_send(
         )
         # An UPDATE by expression: two agents sending at once both count.
         ReplyTemplate.objects.filter(id=template.id).update(
-            use_count=F("use_count") + 1
+            use_count=F("use_count") + 1,
+            last_used_at=Case(
+                When(last_used_at__gt=now, then=F("last_used_at")),
+                default=Value(now),
+                output_field=DateTimeField(),
+            ),
         )
     return message
+
+
+def template_ratings_count(
+    *, ticket_id: int, solved_at: datetime, rated: int, rating_change: int
+) -> None:
+    """Count a survey's answer for every template used on its ticket before the
+    solve it rates: `rated` more answers (1 for a first answer, 0 for a changed
+    one) whose ratings' sum moves by `rating_change`. Call inside the answer's
+    transaction, holding the survey's row."""
+    used = TemplateUse.objects.filter(
+        ticket_id=ticket_id, used_at__lte=solved_at
+    ).values("template_id")
+    # Locked in id order: two answers on tickets that share templates take
+    # their rows in the same order, so they queue instead of deadlocking.
+    template_ids = list(
+        ReplyTemplate.objects.select_for_update()
+        .filter(id__in=used)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    if template_ids:
+        ReplyTemplate.objects.filter(id__in=template_ids).update(
+            rated_count=F("rated_count") + rated,
+            rating_sum=F("rating_sum") + rating_change,
+        )
 
 
 # --- Suggested edits ----------------------------------------------------------------

@@ -166,7 +166,7 @@ def ticket_templates(request: HttpRequest, ticket_id: int) -> HttpResponse:
             language=answers.get("language") or None,
         )[:COMPOSER_TEMPLATES]
     )
-    stats = selectors.template_stats(template_ids=[t.id for t in templates])
+    stats = selectors.template_stats(templates=templates)
     return _panel(
         request,
         "tickets/templates/composer_list.html",
@@ -362,7 +362,7 @@ def reply_template_list(request: HttpRequest) -> HttpResponse:
     satisfaction, versions and suggested edits waiting."""
     _require(request, "tickets.view_replytemplate")
     templates = list(selectors.reply_templates_kept(**_scope(request)))
-    stats = selectors.template_stats(template_ids=[t.id for t in templates])
+    stats = selectors.template_stats(templates=templates)
     rows = [
         (
             template,
