@@ -112,6 +112,11 @@ urlpatterns = [
         name="ticket-leave",
     ),
     path(
+        "tickets/<int:ticket_id>/mentions/",
+        workspace.ticket_mentions,
+        name="ticket-mentions",
+    ),
+    path(
         "attachments/<int:attachment_id>/",
         workspace.attachment_download,
         name="attachment-download",

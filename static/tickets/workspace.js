@@ -10,7 +10,8 @@
  *   the queue panel, at most once a second; focus stays on the ticket it was on.
  * - live ticket: events for this ticket, and colleagues' changes relayed over
  *   the presence socket, refresh its header, thread and side panel (never the
- *   composer). The composer keeps a draft per ticket and sends with Ctrl+Enter.
+ *   composer). The composer keeps a draft per ticket and sends with Ctrl+Enter;
+ *   in a note, "@" and the start of a name suggest colleagues to mention.
  * - presence: a socket per ticket page (/ws/tickets/<id>/) shows who else is
  *   viewing or typing; on a chat ticket the agent's typing of a reply also
  *   reaches the visitor (/ws/chat/agent/).
@@ -499,7 +500,18 @@
       });
     }
 
-    // --- Composer: draft, send, typing -----------------------------------------
+    // --- Composer: draft, send, typing, mentions -------------------------------
+    if (text && form.dataset.mentionsUrl) {
+      mentionSuggestions({
+        form: form,
+        text: text,
+        list: document.getElementById("mention-suggestions"),
+        status: document.getElementById("mention-status"),
+        inNote: function () {
+          return currentKind() === "note";
+        },
+      });
+    }
     if (text) {
       if (!text.value) {
         text.value = recall(draftKey) || "";
@@ -633,6 +645,192 @@
         }
       });
     }
+  }
+
+  // --- @mentions: suggestions while a name is typed in a note ----------------------
+  // What is typed after an "@" that does not continue a word, up to the caret
+  // (the server's rule: tickets.rules.mention_handles).
+  var MENTION_TYPED = /(?:^|[^\p{L}\p{N}_.+@-])@([\p{L}\p{N}_.+-]{0,150})$/u;
+  var MENTION_DELAY_MS = 150;
+
+  function mentionSuggestions(options) {
+    var form = options.form;
+    var text = options.text;
+    var list = options.list;
+    if (!list) {
+      return;
+    }
+    var agents = [];
+    var active = -1;
+    var typed = null; // {start, query}: the "@name" being written
+    var timer = null;
+    var request = null;
+
+    function close() {
+      agents = [];
+      active = -1;
+      typed = null;
+      list.hidden = true;
+      while (list.firstChild) {
+        list.removeChild(list.firstChild);
+      }
+      text.removeAttribute("aria-activedescendant");
+    }
+
+    function mark(index) {
+      active = index;
+      Array.prototype.forEach.call(list.children, function (option, at) {
+        option.setAttribute("aria-selected", at === index ? "true" : "false");
+        if (at === index) {
+          option.scrollIntoView({ block: "nearest" });
+          text.setAttribute("aria-activedescendant", option.id);
+        }
+      });
+    }
+
+    function announce(message) {
+      if (options.status) {
+        options.status.textContent = message;
+      }
+    }
+
+    function render(found) {
+      agents = found;
+      while (list.firstChild) {
+        list.removeChild(list.firstChild);
+      }
+      if (!agents.length) {
+        var empty = document.createElement("li");
+        empty.className = "mentions__empty";
+        empty.textContent = form.dataset.textMentionNone || "";
+        list.appendChild(empty);
+        list.hidden = false;
+        active = -1;
+        text.removeAttribute("aria-activedescendant");
+        announce(form.dataset.textMentionNone || "");
+        return;
+      }
+      agents.forEach(function (agent, at) {
+        var option = document.createElement("li");
+        option.id = "mention-option-" + at;
+        option.className = "mentions__option";
+        option.setAttribute("role", "option");
+        option.dataset.username = agent.username;
+        var name = document.createElement("span");
+        name.className = "mentions__name";
+        name.textContent = agent.name;
+        var meta = document.createElement("span");
+        meta.className = "mentions__meta";
+        meta.textContent =
+          "@" + agent.username + (agent.pod ? " · " + agent.pod : "") +
+          (agent.outside_pod ? " · " + (form.dataset.textMentionOutside || "") : "");
+        option.appendChild(name);
+        option.appendChild(meta);
+        // mousedown, not click: the textarea keeps the focus and the caret.
+        option.addEventListener("mousedown", function (event) {
+          event.preventDefault();
+          pick(at);
+        });
+        list.appendChild(option);
+      });
+      list.hidden = false;
+      mark(0);
+      announce(String(form.dataset.textMentionCount || "").replace("{count}", agents.length));
+    }
+
+    function pick(index) {
+      var agent = agents[index];
+      if (!agent || !typed) {
+        return;
+      }
+      var caret = text.selectionStart;
+      var inserted = "@" + agent.username + " ";
+      text.value = text.value.slice(0, typed.start) + inserted + text.value.slice(caret);
+      var at = typed.start + inserted.length;
+      text.setSelectionRange(at, at);
+      close();
+      // The draft and the typing signal follow, as for any other edit.
+      text.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+
+    function fetchAgents(query) {
+      if (request) {
+        request.abort();
+      }
+      request = new AbortController();
+      var url = new URL(form.dataset.mentionsUrl, window.location.href);
+      url.searchParams.set("q", query);
+      window
+        .fetch(url.pathname + url.search, {
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+          signal: request.signal,
+        })
+        .then(function (response) {
+          return response.ok ? response.json() : { agents: [] };
+        })
+        .then(function (answer) {
+          if (typed && typed.query === query) {
+            render(answer.agents || []);
+          }
+        })
+        .catch(function () {
+          /* aborted by a newer keystroke, or offline: no suggestions */
+        });
+    }
+
+    function follow() {
+      var match = options.inNote() && text.selectionStart === text.selectionEnd
+        ? MENTION_TYPED.exec(text.value.slice(0, text.selectionStart))
+        : null;
+      if (!match) {
+        close();
+        return;
+      }
+      var query = match[1];
+      if (typed && typed.query === query) {
+        return;
+      }
+      typed = { start: text.selectionStart - query.length - 1, query: query };
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () {
+        fetchAgents(query);
+      }, MENTION_DELAY_MS);
+    }
+
+    text.addEventListener("input", follow);
+    text.addEventListener("click", follow);
+    text.addEventListener("keyup", function (event) {
+      if (event.key === "ArrowLeft" || event.key === "ArrowRight" || event.key === "Home" || event.key === "End") {
+        follow();
+      }
+    });
+    text.addEventListener("blur", close);
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "kind") {
+        close();
+      }
+    });
+    // Before the composer's own keys (Ctrl+Enter) and the page's (Esc).
+    text.addEventListener("keydown", function (event) {
+      if (list.hidden || event.ctrlKey || event.metaKey || event.altKey) {
+        return;
+      }
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        if (!agents.length) {
+          return;
+        }
+        event.preventDefault();
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        mark((active + step + agents.length) % agents.length);
+      } else if ((event.key === "Enter" || event.key === "Tab") && active !== -1) {
+        event.preventDefault();
+        pick(active);
+      } else if (event.key === "Escape") {
+        event.preventDefault(); // closes the list; the agent stays in the note
+        close();
+      }
+    });
   }
 
   // --- The presence socket of a ticket -------------------------------------------

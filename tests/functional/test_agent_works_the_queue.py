@@ -495,7 +495,7 @@ class TestTicketPage:
                 tickets.services.note_add(
                     ticket=ticket,
                     agent_id=colleague.id,
-                    text=f"note {n}",
+                    text=f"note {n} for @{agent.user.username}",
                     now=timezone.now(),
                 )
             for _ in range(count // 5):
@@ -509,9 +509,9 @@ class TestTicketPage:
 
         assert small == large
         # session, user, agent, ticket, permissions (2), home pod, ticket with
-        # relations, tags, thread, attachments, identities, other tickets,
-        # collaborators, members, reasons
-        with django_assert_num_queries(16):
+        # relations, tags, thread, attachments, mentions, identities, other
+        # tickets, collaborators, members, reasons
+        with django_assert_num_queries(17):
             client.get(url)
 
     def test_live_refresh_answers_fragments_out_of_band(self, client, pod, agent):

@@ -47,6 +47,12 @@ from tickets.rules._email import (
     quoted_reply_trim,
     ticket_reference_find,
 )
+from tickets.rules._mentions import (
+    MAX_MENTIONS,
+    NotePart,
+    mention_handles,
+    mention_parts,
+)
 from tickets.rules._signatures import (
     reply_message_id,
     reply_message_id_verify,
@@ -92,6 +98,7 @@ from tickets.rules._transitions import (
 __all__ = [
     "ALWAYS_OPEN",
     "MAX_CHAT_TEXT",
+    "MAX_MENTIONS",
     "MAX_TEMPLATE_BODY",
     "MAX_TEMPLATE_TITLE",
     "OPEN_STATUSES",
@@ -107,6 +114,7 @@ __all__ = [
     "DiffPart",
     "EmailUnparseable",
     "MediaLink",
+    "NotePart",
     "ParsedAttachment",
     "ParsedEmail",
     "PayloadInvalid",
@@ -135,6 +143,8 @@ __all__ = [
     "html_sanitise",
     "html_to_text",
     "is_open",
+    "mention_handles",
+    "mention_parts",
     "message_ids_parse",
     "provider_dedupe_key",
     "quoted_reply_trim",

@@ -22,6 +22,12 @@ from tickets.selectors._intake import (
     message_delivered,
     webhook_secrets,
 )
+from tickets.selectors._mentions import (
+    MENTION_SUGGESTIONS,
+    Mentionable,
+    agents_mentioned,
+    agents_to_mention,
+)
 from tickets.selectors._queues import (
     QUEUE_PAGE_SIZE,
     QueueCursor,
@@ -93,11 +99,13 @@ from tickets.selectors._workspace import (
 __all__ = [
     "CHAT_HISTORY_PAGE",
     "DUE_SOON_WINDOW",
+    "MENTION_SUGGESTIONS",
     "QUEUE_PAGE_SIZE",
     "AgentCsat",
     "AgentFacts",
     "ChatStatus",
     "Colleague",
+    "Mentionable",
     "PodCsat",
     "QueueCursor",
     "QueueFilters",
@@ -109,6 +117,8 @@ __all__ = [
     "TicketPage",
     "VariableProvider",
     "agent_facts",
+    "agents_mentioned",
+    "agents_to_mention",
     "attachment_for_download",
     "chat_continues_by_email",
     "chat_history",

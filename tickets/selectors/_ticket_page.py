@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
 
 import pods.selectors
+from tickets import rules
 from tickets.models import (
     Attachment,
     ContactReason,
@@ -40,7 +41,8 @@ class TicketPage:
     """The ticket page's data. `ticket` has its pod, customer (with pod and
     primary agent), assignee, reason and tags loaded; `thread` its messages with
     authors, call records and attachments, each with `quoted_text` (what an
-    email quoted of the earlier conversation, else "")."""
+    email quoted of the earlier conversation, else "") and `note_parts` (a note
+    cut around the names it mentions, else ())."""
 
     ticket: Ticket
     thread: list[Message]
@@ -75,6 +77,7 @@ def ticket_page(*, ticket_id: int, customer_history: bool = True) -> TicketPage:
         message.quoted_text = _quoted_part(
             text=message.text, visible_text=message.visible_text
         )
+        message.note_parts = _note_parts(message)
     identities = (
         pods.selectors.customer_identities(customer_id=ticket.customer_id)
         if customer_history
@@ -114,13 +117,23 @@ def _quoted_part(*, text: str, visible_text: str) -> str:
     return full[len(own) :].strip() if full.startswith(own) else full
 
 
+def _note_parts(message: Message) -> tuple[rules.NotePart, ...]:
+    """A note with mentions cut into text and the names to highlight; () for
+    every other message (the page shows its text as it is)."""
+    handles = [mention.handle for mention in message.mentions.all()]
+    if message.direction != Message.Direction.NOTE or not handles:
+        return ()
+    return rules.mention_parts(message.text, handles=handles)
+
+
 def ticket_thread_for_page(*, ticket_id: int) -> QuerySet[Message]:
     """The ticket's messages in order, with what the page shows of each: the
-    author, the call record of a phone message, the attachments. Two queries."""
+    author, the call record of a phone message, the attachments, the names a
+    note mentions. Three queries."""
     return (
         Message.objects.filter(ticket_id=ticket_id)
         .select_related("author_agent__user", "author_customer", "call__agent__user")
-        .prefetch_related("attachments")
+        .prefetch_related("attachments", "mentions")
         .order_by("created_at", "id")
     )
 

@@ -15,6 +15,7 @@ import pods.services
 from tickets import outbound, rules, selectors
 from tickets.models import Attachment, Message, Ticket, TicketParticipant
 from tickets.services._errors import TicketsError
+from tickets.services._mentions import note_mentions_record
 from tickets.services._sla import (
     SLA_FIELDS,
     sla_agent_replied,
@@ -231,7 +232,8 @@ def _ticket_agent_replied(*, ticket: Ticket, now: datetime) -> None:
 
 
 def note_add(*, ticket: Ticket, agent_id: int, text: str, now: datetime) -> Message:
-    """Add an internal note (never sent to the customer)."""
+    """Add an internal note (never sent to the customer). Colleagues it
+    @mentions are told live; one from another pod is invited onto the ticket."""
     with transaction.atomic():
         message = Message.objects.create(
             ticket=ticket,
@@ -244,6 +246,7 @@ def note_add(*, ticket: Ticket, agent_id: int, text: str, now: datetime) -> Mess
         Ticket.objects.filter(id=ticket.id, assignee_id=agent_id).update(
             agent_active_at=now
         )
+        note_mentions_record(ticket=ticket, note=message, author_id=agent_id, now=now)
         _message_announce(ticket=ticket, message=message)
     return message
 

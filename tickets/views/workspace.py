@@ -20,7 +20,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -164,6 +164,11 @@ class ColleagueSearchForm(forms.Form):
     q = forms.CharField(
         label=_("Find a colleague"), max_length=MAX_QUERY_LENGTH, required=False
     )
+
+
+class MentionSearchForm(forms.Form):
+    # What follows the @ so far: the start of a username or a name.
+    q = forms.CharField(label=_("Name"), max_length=150, required=False)
 
 
 # --- Request plumbing ---------------------------------------------------------------
@@ -702,6 +707,38 @@ def ticket_invite(request: HttpRequest, ticket_id: int) -> HttpResponse:
     except services.InviteRefused as exc:
         return _done(request, ticket, error=str(exc))
     return _done(request, ticket, notice=gettext("Invited; they have been told."))
+
+
+@workspace_view
+@require_GET
+def ticket_mentions(request: HttpRequest, ticket_id: int) -> JsonResponse:
+    """GET /tickets/<id>/mentions/?q=: the composer's suggestions after an @,
+    as JSON: active agents of any pod whose username or name starts with q,
+    the ticket's pod first, at most 10. A note mentioning one from another pod
+    invites them onto this ticket (outside_pod says so)."""
+    ticket = _changeable_ticket(request, ticket_id)
+    _agent_required(request)
+    form = MentionSearchForm(data=request.GET)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    agents = selectors.agents_to_mention(
+        prefix=form.cleaned_data["q"],
+        pod_id=ticket.pod_id,
+        excluding_user_id=request.user.pk,
+    )
+    return JsonResponse(
+        {
+            "agents": [
+                {
+                    "username": agent.username,
+                    "name": agent.name,
+                    "pod": agent.pod_name,
+                    "outside_pod": agent.pod_id != ticket.pod_id,
+                }
+                for agent in agents
+            ]
+        }
+    )
 
 
 @workspace_view
