@@ -112,6 +112,11 @@ urlpatterns = [
         name="ticket-leave",
     ),
     path(
+        "tickets/<int:ticket_id>/reopen/",
+        workspace.ticket_reopen,
+        name="ticket-reopen",
+    ),
+    path(
         "tickets/<int:ticket_id>/mentions/",
         workspace.ticket_mentions,
         name="ticket-mentions",

@@ -4,8 +4,9 @@
  *
  * Pages work without it (forms post and redirect). With it:
  * - keyboard: j/k move in the queue, Enter/o open, t take; on a ticket r reply,
- *   n note, s solve (asks first), Esc back to the queue; ? opens the help. Keys
- *   wait while the agent types in a field (Esc leaves the field first).
+ *   n note, s solve (asks first), o reopen a solved ticket, Esc back to the
+ *   queue; ? opens the help. Keys wait while the agent types in a field (Esc
+ *   leaves the field first).
  * - live queue: a pod event from notifications.js ("helpdesk:event") refreshes
  *   the queue panel, at most once a second; focus stays on the ticket it was on.
  * - live ticket: events for this ticket, and colleagues' changes relayed over
@@ -402,6 +403,7 @@
       "ticket.taken",
       "ticket.assigned",
       "ticket.solved",
+      "ticket.reopened",
       "sla.breach",
       "message.created",
       "reconnected",
@@ -483,6 +485,14 @@
         return false;
       }
       showDialog("solve-dialog");
+      return true;
+    };
+    keys.o = function () {
+      var reopen = document.querySelector("[data-reopen-form]");
+      if (!reopen) {
+        return false;
+      }
+      reopen.requestSubmit();
       return true;
     };
     keys.Escape = function () {

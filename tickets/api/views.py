@@ -5,6 +5,7 @@ Tickets and customers answer 404 outside the caller's pod, never 403
 (pods.backends decides); a missing model permission is a 403."""
 
 from datetime import timedelta
+from functools import partial
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
@@ -237,12 +238,17 @@ class TicketStatus(APIView):
     )
     def post(self, request, ticket_id: int):
         """Move the ticket: PENDING waits on the customer (the resolution clock
-        pauses), OPEN resumes it, SOLVED solves it."""
+        pauses), OPEN resumes a pending ticket or reopens a solved one (a
+        reopen, noted on its timeline; a closed ticket is never reopened),
+        SOLVED solves it."""
         ticket = changeable_ticket(request, ticket_id)
         target = valid(serializers.StatusInput, request.data)["status"]
+        agent = pods.selectors.agent_for_user(user_id=request.user.pk)
         move = {
             "PENDING": services.ticket_pending_set,
-            "OPEN": services.ticket_resume,
+            "OPEN": partial(
+                services.ticket_back_to_open, agent_id=agent.id if agent else None
+            ),
             "SOLVED": services.ticket_solve,
         }[target]
         try:

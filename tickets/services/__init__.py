@@ -50,8 +50,11 @@ from tickets.services._intake import (
 )
 from tickets.services._lifecycle import (
     MergeRefused,
+    ReopenRefused,
+    ticket_back_to_open,
     ticket_merge,
     ticket_pending_set,
+    ticket_reopen,
     ticket_resume,
     tickets_lifecycle_advance,
 )
@@ -139,6 +142,7 @@ __all__ = [
     "Outcome",
     "RatingInvalid",
     "Received",
+    "ReopenRefused",
     "ReplyRefused",
     "Submitted",
     "SuggestionDecision",
@@ -204,11 +208,13 @@ __all__ = [
     "template_suggestion_create",
     "template_suggestion_decide",
     "ticket_assign",
+    "ticket_back_to_open",
     "ticket_event_note",
     "ticket_fields_set",
     "ticket_merge",
     "ticket_open",
     "ticket_pending_set",
+    "ticket_reopen",
     "ticket_resume",
     "ticket_solve",
     "ticket_take",

@@ -115,7 +115,7 @@ def _attachments_store(
 def _ticket_customer_wrote(*, ticket: Ticket, now: datetime) -> None:
     fields = ["last_customer_message_at", "updated_at", *SLA_FIELDS]
     if ticket.status == Ticket.Status.SOLVED:
-        fields += _ticket_reopen(ticket=ticket, now=now)
+        fields += ticket_reopen_apply(ticket=ticket, now=now)
     elif ticket.status == Ticket.Status.PENDING:
         sla_pause_ended(ticket=ticket, resumed_at=now)
         ticket.status = Ticket.Status.OPEN
@@ -127,9 +127,10 @@ def _ticket_customer_wrote(*, ticket: Ticket, now: datetime) -> None:
     ticket.save(update_fields=fields)
 
 
-def _ticket_reopen(*, ticket: Ticket, now: datetime) -> list[str]:
+def ticket_reopen_apply(*, ticket: Ticket, now: datetime) -> list[str]:
     """Reopen a solved ticket for its last assignee if they can take it now, else
-    for the pod queue."""
+    for the pod queue (no save; call holding the row lock). Return the fields
+    to save."""
     keeps_assignee = ticket.assignee_id is not None and (
         pods.services.agent_load_take(agent_id=ticket.assignee_id, now=now)
     )

@@ -14,6 +14,7 @@ from tickets.services._assignment import (
     ticket_announce,
     ticket_solve,
 )
+from tickets.services._conversation import ticket_reopen_apply
 from tickets.services._errors import TicketsError
 from tickets.services._sla import SLA_FIELDS, sla_pause_ended
 
@@ -22,6 +23,10 @@ LIFECYCLE_BATCH = 500  # tickets per transaction in the hourly sweep
 
 class MergeRefused(TicketsError):
     """The two tickets cannot be merged."""
+
+
+class ReopenRefused(TransitionRefused):
+    """The ticket cannot be reopened: it is not solved (a closed one never is)."""
 
 
 def ticket_pending_set(*, ticket: Ticket, now: datetime) -> Ticket:
@@ -61,6 +66,68 @@ def ticket_resume(*, ticket: Ticket, now: datetime) -> Ticket:
             update_fields=["status", "pending_since", "updated_at", *SLA_FIELDS]
         )
     return ticket
+
+
+def ticket_reopen(*, ticket: Ticket, agent_id: int | None, now: datetime) -> Ticket:
+    """Reopen a solved ticket that is not done after all: it goes back to its
+    last assignee if they can take it now, else to the pod queue (as when the
+    customer writes again), counts as a reopen, and a note on its timeline
+    says who reopened it. A closed ticket is never reopened: the customer's
+    next message opens a follow-up. Raises ReopenRefused."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(id=ticket.id)
+        _reopen_check(ticket)
+        fields = ticket_reopen_apply(ticket=ticket, now=now)
+        ticket.updated_at = now
+        ticket.save(update_fields=[*fields, "updated_at"])
+        Message.objects.create(
+            ticket=ticket,
+            direction=Message.Direction.NOTE,
+            channel=ticket.channel,
+            author_agent_id=agent_id,
+            text=_("Reopened the ticket."),
+            headers={"event": "ticket.reopened"},
+            created_at=now,
+        )
+        ticket_announce(ticket=ticket, kind="ticket.reopened")
+    return ticket
+
+
+def _reopen_check(ticket: Ticket) -> None:
+    if ticket.status == Ticket.Status.CLOSED:
+        raise ReopenRefused(
+            _(
+                "#%(number)s is closed and cannot be reopened: the customer's "
+                "next message opens a follow-up."
+            )
+            % {"number": ticket.id}
+        )
+    if ticket.status != Ticket.Status.SOLVED or not rules.can_transition(
+        ticket.status, Ticket.Status.OPEN
+    ):
+        raise ReopenRefused(
+            _("#%(number)s is %(status)s: only a solved ticket is reopened.")
+            % {"number": ticket.id, "status": ticket.get_status_display().lower()}
+        )
+
+
+def ticket_back_to_open(
+    *, ticket: Ticket, agent_id: int | None, now: datetime
+) -> Ticket:
+    """Back to open from wherever the ticket rests: a pending one resumes
+    (ticket_resume), a solved one is reopened (ticket_reopen). Raises
+    TransitionRefused, ReopenRefused for a ticket that is not solved."""
+    with transaction.atomic():
+        # Locked first, so the status read is the one acted on.
+        status = (
+            Ticket.objects.select_for_update()
+            .filter(id=ticket.id)
+            .values_list("status", flat=True)
+            .get()
+        )
+        if status == Ticket.Status.PENDING:
+            return ticket_resume(ticket=ticket, now=now)
+        return ticket_reopen(ticket=ticket, agent_id=agent_id, now=now)
 
 
 def tickets_lifecycle_advance(

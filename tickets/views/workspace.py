@@ -441,6 +441,8 @@ def _ticket_context(
             and ticket.assignee_id is None
             and ticket.status in (Ticket.Status.NEW, Ticket.Status.OPEN)
         ),
+        # An agent of the pod, or a colleague invited onto the ticket.
+        "can_reopen": can_change and ticket.status == Ticket.Status.SOLVED,
         "moves": [
             status
             for status in (
@@ -738,6 +740,29 @@ def ticket_mentions(request: HttpRequest, ticket_id: int) -> JsonResponse:
                 for agent in agents
             ]
         }
+    )
+
+
+@workspace_view
+@require_POST
+def ticket_reopen(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """POST /tickets/<id>/reopen/: reopen a solved ticket that is not done (an
+    agent of its pod or a colleague invited onto it); a closed one is refused
+    with why."""
+    ticket = _changeable_ticket(request, ticket_id)
+    agent = _agent(request)
+    try:
+        services.ticket_reopen(
+            ticket=ticket,
+            agent_id=agent.id if agent else None,
+            now=timezone.now(),
+        )
+    except services.ReopenRefused as exc:
+        return _done(request, ticket, error=str(exc))
+    return _done(
+        request,
+        ticket,
+        notice=gettext("Reopened: #%(number)s is open again.") % {"number": ticket.id},
     )
 
 
