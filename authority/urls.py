@@ -1,1 +1,27 @@
-urlpatterns: list = []
+from django.urls import path
+
+from authority.views import approvals, insights, panel
+
+urlpatterns = [
+    # The agent panel: a fragment of the ticket page, included there by name.
+    path(
+        "tickets/<int:ticket_id>/authority/",
+        panel.ticket_authority,
+        name="ticket-authority",
+    ),
+    path(
+        "tickets/<int:ticket_id>/authority/ask/",
+        panel.ticket_authority_ask,
+        name="ticket-authority-ask",
+    ),
+    path(
+        "tickets/<int:ticket_id>/authority/requests/<int:request_id>/cancel/",
+        panel.ticket_authority_cancel,
+        name="ticket-authority-cancel",
+    ),
+    path(
+        "tickets/<int:ticket_id>/authority/grants/<int:grant_id>/reverse/",
+        panel.ticket_authority_reverse,
+        name="ticket-authority-reverse",
+    ),
+]

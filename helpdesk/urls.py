@@ -38,4 +38,5 @@ urlpatterns = [
     path("api/", include("pods.api.urls")),
     path("", include("tickets.urls")),
     path("", include("pods.urls")),
+    path("", include("authority.urls")),
 ]

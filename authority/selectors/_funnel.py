@@ -249,6 +249,16 @@ def reason_words(*, reason: dict, action_name: str, unit: str, currency: str) ->
         return _("days must be a whole number")
     if code == "money_too_precise":
         return _("money has at most two decimal places")
+    if code == "no_entitlement":
+        if params.get("product"):
+            return _("the customer has no %(product)s to change") % {
+                "product": params["product"]
+            }
+        return _("the customer has nothing to extend or pause")
+    if code == "already_paused":
+        return _("already paused until %(until)s") % {"until": params["until"]}
+    if code == "reversal":
+        return _("reversed: %(why)s") % {"why": params.get("why", "")}
     return code
 
 
