@@ -24,4 +24,16 @@ urlpatterns = [
         panel.ticket_authority_reverse,
         name="ticket-authority-reverse",
     ),
+    # The approval queue of leads and admins.
+    path("authority/approvals/", approvals.approval_queue, name="authority-approvals"),
+    path(
+        "authority/approvals/<int:request_id>/approve/",
+        approvals.approval_approve,
+        name="authority-approve",
+    ),
+    path(
+        "authority/approvals/<int:request_id>/deny/",
+        approvals.approval_deny,
+        name="authority-deny",
+    ),
 ]
