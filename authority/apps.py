@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # Every agent asks, and grants within their rules; they read their customers'
@@ -46,11 +47,23 @@ def grant_role_permissions(sender, **kwargs) -> None:
     )
 
 
+def entitlement_variables(ticket) -> dict[str, str]:
+    """Reply templates' entitlement.* variables for the ticket's customer. The
+    clock is read here, at the edge, like an interface does."""
+    import authority.selectors
+
+    return authority.selectors.entitlement_template_variables(
+        customer_id=ticket.customer_id, today=timezone.localdate()
+    )
+
+
 class AuthorityConfig(AppConfig):
     name = "authority"
     verbose_name = _("Authority funnel")
 
     def ready(self) -> None:
+        import tickets.selectors
         from authority import tasks  # noqa: F401
 
         post_migrate.connect(grant_role_permissions, sender=self)
+        tickets.selectors.template_variable_provider_add(provider=entitlement_variables)

@@ -36,4 +36,11 @@ urlpatterns = [
         approvals.approval_deny,
         name="authority-deny",
     ),
+    # Delegation insights and authority usage (admins; leads read their pod's).
+    path("authority/insights/", insights.insights, name="authority-insights"),
+    path(
+        "authority/insights/apply/",
+        insights.insights_apply,
+        name="authority-insights-apply",
+    ),
 ]

@@ -449,6 +449,33 @@ def agent_brief(*, agent_id: int) -> AgentBrief | None:
     )
 
 
+def agents_of_pods(*, pod_ids: Sequence[int] | None) -> list[AgentBrief]:
+    """The current members of these pods (None: of every pod), by pod and name,
+    in one read."""
+    agents = Agent.objects.filter(left_on__isnull=True, pod__isnull=False)
+    if pod_ids is not None:
+        agents = agents.filter(pod_id__in=list(pod_ids))
+    rows = agents.order_by(
+        "pod_id", "user__first_name", "user__last_name", "user__username", "id"
+    ).values_list(
+        "id",
+        "user_id",
+        "pod_id",
+        "user__first_name",
+        "user__last_name",
+        "user__username",
+    )
+    return [
+        AgentBrief(
+            id=agent,
+            user_id=user,
+            pod_id=pod,
+            name=f"{first} {last}".strip() or username,
+        )
+        for agent, user, pod, first, last, username in rows
+    ]
+
+
 @dataclass(frozen=True)
 class CustomerFacts:
     customer_id: int

@@ -15,6 +15,13 @@ from authority.services._configuration import (
     rule_problems,
     rule_revise,
 )
+from authority.services._delegation import (
+    DelegationApplied,
+    DelegationRefused,
+    delegation_apply,
+    delegation_note,
+    demo_authority_history_seed,
+)
 from authority.services._errors import (
     ApprovalCannotExecute,
     ApprovalRefused,
@@ -44,6 +51,8 @@ __all__ = [
     "Asked",
     "AuthorityError",
     "AuthorityRefused",
+    "DelegationApplied",
+    "DelegationRefused",
     "IdempotencyConflict",
     "ReversalRefused",
     "RuleInvalid",
@@ -53,6 +62,9 @@ __all__ = [
     "audit_append",
     "authority_ask",
     "customer_words",
+    "delegation_apply",
+    "delegation_note",
+    "demo_authority_history_seed",
     "demo_authority_seed",
     "entitlement_create",
     "grant_reverse",

@@ -9,6 +9,14 @@ from tickets.selectors._chat import (
     chat_session_ids_of_ticket,
     chat_status,
 )
+from tickets.selectors._contact_counts import (
+    SolvedCount,
+    SolvedScope,
+    contact_reason_names,
+    contact_reason_of_ticket,
+    contacts_by_reason,
+    solved_by_agent,
+)
 from tickets.selectors._facts import (
     AgentFacts,
     agent_facts,
@@ -111,6 +119,8 @@ __all__ = [
     "QueueFilters",
     "QueuePage",
     "QueueView",
+    "SolvedCount",
+    "SolvedScope",
     "SuggestionReview",
     "TemplatePreview",
     "TemplateStats",
@@ -126,7 +136,10 @@ __all__ = [
     "chat_session_ids_of_ticket",
     "chat_status",
     "colleagues_to_invite",
+    "contact_reason_names",
+    "contact_reason_of_ticket",
     "contact_reasons_active",
+    "contacts_by_reason",
     "csat_by_agent",
     "csat_by_pod",
     "csat_of_ticket",
@@ -148,6 +161,7 @@ __all__ = [
     "reply_template_kept",
     "reply_templates_kept",
     "sla_policy_facts",
+    "solved_by_agent",
     "suggestion_for_decision",
     "suggestion_reviews",
     "suggestions_for_lead",

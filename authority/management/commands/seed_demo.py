@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+import authority.services
 import pods.selectors
 import pods.services
 import tickets.services
@@ -122,6 +123,7 @@ class Command(BaseCommand):
             logins.append(DemoLogin(role=f"lead of {name}", username=lead))
             self.seed_customers(pod_name=name, count=customers)
         self.seed_near_threshold(pod_name="Jupiter")
+        self.seed_authority(history_pod_name="Mercury")
         self.print_logins(logins)
 
     def seed_admin(self) -> DemoLogin:
@@ -237,6 +239,27 @@ class Command(BaseCommand):
         finally:
             pods.services.pods_accepting_set(pod_ids=paused, accepting=True)
 
+    def seed_authority(self, *, history_pod_name: str) -> None:
+        """The funnel's action types and rules, a class pass for every demo
+        customer, and ninety days of asks, approvals and grants for the
+        delegation insights and authority usage."""
+        customer_ids = [
+            customer.id
+            for name, count, threshold in DEMO_PODS
+            for number in range(count or threshold)
+            if (
+                customer := pods.selectors.customer_lookup(
+                    kind="EMAIL", value=f"{name.lower()}.customer{number}@example.com"
+                )
+            )
+        ]
+        authority.services.demo_authority_seed(now=self.now, customer_ids=customer_ids)
+        pod = pods.selectors.pod_by_id_or_name(reference=history_pod_name)
+        if pod is not None:
+            authority.services.demo_authority_history_seed(
+                now=self.now, pod_id=pod.id, customer_ids=customer_ids
+            )
+
     def print_logins(self, logins: list[DemoLogin]) -> None:
         self.stdout.write(
             self.style.SUCCESS("Demo data ready. Sign in at /accounts/login/")
@@ -251,4 +274,8 @@ class Command(BaseCommand):
         self.stdout.write(
             "  Jupiter is 5 customers from its lowered split threshold: "
             "`python manage.py split_pod Jupiter --dry-run` shows the plan."
+        )
+        self.stdout.write(
+            "  /authority/insights/ (admin, or a pod lead): what to delegate, "
+            "and who uses their authority."
         )
