@@ -22,6 +22,10 @@ from authority.services._delegation import (
     delegation_note,
     demo_authority_history_seed,
 )
+from authority.services._entitlements import (
+    entitlement_change,
+    entitlement_dates_problem,
+)
 from authority.services._errors import (
     ApprovalCannotExecute,
     ApprovalRefused,
@@ -42,6 +46,8 @@ from authority.services._grants import (
     reasons_sentence,
     request_words,
 )
+from authority.services._preview import Preview, authority_preview
+from authority.services._webhooks import webhook_retry
 
 __all__ = [
     "RULES_CHAIN",
@@ -54,6 +60,7 @@ __all__ = [
     "DelegationApplied",
     "DelegationRefused",
     "IdempotencyConflict",
+    "Preview",
     "ReversalRefused",
     "RuleInvalid",
     "actor_for_customer",
@@ -61,12 +68,15 @@ __all__ = [
     "approver_may_decide",
     "audit_append",
     "authority_ask",
+    "authority_preview",
     "customer_words",
     "delegation_apply",
     "delegation_note",
     "demo_authority_history_seed",
     "demo_authority_seed",
+    "entitlement_change",
     "entitlement_create",
+    "entitlement_dates_problem",
     "grant_reverse",
     "pod_chain",
     "reasons_sentence",
@@ -77,4 +87,5 @@ __all__ = [
     "rule_create",
     "rule_problems",
     "rule_revise",
+    "webhook_retry",
 ]
