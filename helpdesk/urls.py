@@ -36,6 +36,7 @@ urlpatterns = [
     ),
     path("api/", include("tickets.api.urls")),
     path("api/", include("pods.api.urls")),
+    path("api/", include("authority.api.urls")),
     path("", include("tickets.urls")),
     path("", include("pods.urls")),
     path("", include("authority.urls")),

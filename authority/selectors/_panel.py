@@ -334,7 +334,7 @@ def requests_listed(
 ) -> QuerySet[AuthorityRequest]:
     """Requests of these pods (None: every pod), newest first."""
     found = AuthorityRequest.objects.select_related(
-        "action_type", "rule", "agent__user"
+        "action_type", "rule", "agent__user", "grant", "decision"
     )
     if pod_ids is not None:
         found = found.filter(pod_id__in=pod_ids)
@@ -349,7 +349,9 @@ def grants_listed(
     *, pod_ids: Sequence[int] | None, customer_id: int | None = None
 ) -> QuerySet[Grant]:
     """Grants and reversals of these pods (None: every pod), newest first."""
-    found = Grant.objects.select_related("action_type", "rule", "agent__user")
+    found = Grant.objects.select_related(
+        "action_type", "rule", "agent__user", "reversal"
+    )
     if pod_ids is not None:
         found = found.filter(pod_id__in=pod_ids)
     if customer_id is not None:
