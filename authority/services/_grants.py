@@ -38,6 +38,7 @@ from authority.services._errors import (
 
 MAX_IDEMPOTENCY_KEY = 100
 MAX_NOTE = 2_000
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,11 @@ def ask_context(
         raise AuthorityRefused(_("the amount is not a number"))
     if value <= 0:
         raise AuthorityRefused(_("the amount must be more than zero"))
+    if value == value.quantize(CENT):
+        # Spelled as the database stores it ("25.00", never "25" or "1E+1"), so
+        # the webhook, the audit trail and a replay read the same; a finer
+        # amount keeps its places for the engine to refuse.
+        value = value.quantize(CENT)
     customer = pods.selectors.customer_facts(customer_id=customer_id)
     if customer is None:
         raise AuthorityRefused(_("no such customer"))
