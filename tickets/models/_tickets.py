@@ -127,6 +127,26 @@ class Ticket(models.Model):
                 fields=["pod", "status", "sla_due_at", "id"],
                 name="ticket_pod_queue_by_sla",
             ),
+            # The queues of workable tickets in the order they show, so a page
+            # is read off an index: with two statuses the index above gives no
+            # single order, and every open ticket of the pod was joined and
+            # sorted for 25 rows. The unassigned view (the default) has its own:
+            # the planner cannot tell how many open tickets are unassigned and
+            # sorts them all rather than filter this order.
+            models.Index(
+                fields=["pod", "sla_due_at", "id"],
+                condition=Q(status__in=["NEW", "OPEN"], merged_into__isnull=True),
+                name="ticket_pod_workable_by_sla",
+            ),
+            models.Index(
+                fields=["pod", "sla_due_at", "id"],
+                condition=Q(
+                    assignee__isnull=True,
+                    status__in=["NEW", "OPEN"],
+                    merged_into__isnull=True,
+                ),
+                name="ticket_pod_unassigned_by_sla",
+            ),
             models.Index(
                 fields=["status", "solved_at"],
                 condition=Q(status__in=["PENDING", "SOLVED"]),
