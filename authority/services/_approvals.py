@@ -116,7 +116,9 @@ def request_cancel(*, request_id: int, user, now: datetime) -> AuthorityRequest:
     """The requesting agent withdraws a pending request."""
     with transaction.atomic():
         request = (
-            AuthorityRequest.objects.select_for_update()
+            # Only the request's row: PostgreSQL locks nothing on the nullable
+            # side of the outer join to the agent.
+            AuthorityRequest.objects.select_for_update(of=("self",))
             .select_related("action_type", "agent")
             .filter(id=request_id)
             .first()
