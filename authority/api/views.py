@@ -9,6 +9,7 @@ selectors, and maps their refusals to the API's error format."""
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import (
@@ -75,7 +76,7 @@ def visible_customer(request, customer_id: int, perm: str):
     if customer is None or not request.user.has_perm(
         perm, AuthorityRequest(pod_id=customer.pod_id)
     ):
-        raise NotFound("No such customer.")
+        raise NotFound(gettext("No such customer."))
     return customer
 
 
@@ -84,7 +85,7 @@ def visible_ticket(request, ticket_id: int | None) -> None:
         return
     ticket = tickets.selectors.ticket_current(ticket_id=ticket_id)
     if ticket is None or not request.user.has_perm("tickets.view_ticket", ticket):
-        raise NotFound("No such ticket.")
+        raise NotFound(gettext("No such ticket."))
 
 
 def visible_request(request, request_id: int, perm: str = READ_REQUESTS):
@@ -200,7 +201,11 @@ class RequestListCreate(generics.ListAPIView):
         key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
         if not key:
             raise ValidationError(
-                {IDEMPOTENCY_HEADER: ["This header is required (1 to 100 characters)."]}
+                {
+                    IDEMPOTENCY_HEADER: [
+                        gettext("This header is required (1 to 100 characters).")
+                    ]
+                }
             )
         data = valid(serializers.RequestInput, request.data)
         actor = the_actor(request)
@@ -323,7 +328,9 @@ class RequestCancel(APIView):
         require(request, ASK)
         asked = visible_request(request, request_id)
         if asked.agent is None or asked.agent.user_id != request.user.pk:
-            raise PermissionDenied("Only the agent who asked can cancel a request.")
+            raise PermissionDenied(
+                gettext("Only the agent who asked can cancel a request.")
+            )
         try:
             services.request_cancel(
                 request_id=asked.id, user=request.user, now=timezone.now()
