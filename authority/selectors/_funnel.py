@@ -18,6 +18,7 @@ import pods.selectors
 from authority import rules
 from authority.models import (
     ActionType,
+    AuditChainHead,
     AuditEvent,
     AuthorityRequest,
     AuthorityRule,
@@ -401,13 +402,29 @@ def audit_chain_verify(*, chain: str) -> ChainCheck:
         if digest != event.digest:
             return ChainCheck(chain, rows, event.seq, "content changed")
         previous, expected_seq = event.digest, expected_seq + 1
+    return _chain_head_check(
+        chain=chain, rows=rows, seq=expected_seq - 1, digest=previous
+    )
+
+
+def _chain_head_check(*, chain: str, rows: int, seq: int, digest: str) -> ChainCheck:
+    """The walk ends where the chain's head says it does: rows removed from the
+    end leave every remaining link intact, and only the head still counts them."""
+    head = AuditChainHead.objects.filter(chain=chain).values_list("seq", "digest")
+    head_seq, head_digest = head.first() or (0, "0" * 64)
+    if head_seq > seq:
+        return ChainCheck(chain, rows, seq + 1, "missing row")
+    if (head_seq, head_digest) != (seq, digest):
+        return ChainCheck(chain, rows, min(head_seq + 1, seq), "head disagrees")
     return ChainCheck(chain, rows, None)
 
 
 def audit_chains() -> list[str]:
-    return list(
-        AuditEvent.objects.values_list("chain", flat=True).distinct().order_by("chain")
-    )
+    """Every chain with events or a head (a chain emptied of all its events
+    still has its head, and is still verified)."""
+    with_events = AuditEvent.objects.values_list("chain", flat=True).distinct()
+    with_head = AuditChainHead.objects.values_list("chain", flat=True)
+    return sorted(set(with_events) | set(with_head))
 
 
 def audit_events_of(*, subject: str) -> QuerySet[AuditEvent]:
