@@ -143,10 +143,12 @@ def _terms_new(
     }
     if recommendation.reason_id is not None:
         terms["contact_reason"] = (
-            AuthorityRule._meta.get_field("contact_reason")
-            .related_model.objects.filter(id=recommendation.reason_id)
+            tickets.selectors.contact_reasons_active()
+            .filter(id=recommendation.reason_id)
             .first()
         )
+        if terms["contact_reason"] is None:
+            raise DelegationRefused([_("the contact reason is no longer in use")])
     if recommendation.to_stage == AuthorityRule.Stage.AGENT:
         terms["name"] = _("%(action)s an agent decides") % {"action": action_type.name}
         return terms
@@ -200,7 +202,7 @@ DEMO_SUBJECTS = {
 }
 DEMO_CHANNELS = ["CHAT", "WEB", "PHONE", "SMS", "SOCIAL"]
 # The pod's agents, in the order of agents_of_pods: (tickets solved, of them
-# with the agent's own grant). One in six uses it far less: the under-user.
+# with the agent's own grant). The third uses it far less: the under-user.
 DEMO_USAGE_PLAN = [(9, 3), (9, 3), (12, 1), (8, 2), (8, 2), (8, 2), (8, 3)]
 DEMO_EXTENSION_APPROVALS_ON_TICKETS = 12
 DEMO_EXTENSION_APPROVALS_ELSEWHERE = 45
@@ -284,24 +286,20 @@ class _DemoFloor:
                 DEMO_EXTENSION_APPROVALS_ON_TICKETS + 3,
             )
         )
-        refund_asks = set(sorted(approvals)[:3])
+        refund_asks = sorted(approvals)[:3]
         reversed_one = False
+        start, step = self.now - timedelta(days=27), timedelta(days=27) / len(plan)
         others = self._pause_other_pods()
         try:
             for index, (agent, granted) in enumerate(plan):
-                when = self.now - timedelta(
-                    days=27, hours=-index * 27 * 24 // len(plan)
-                )
+                when = start + step * index
                 when -= timedelta(minutes=self.random.randint(0, 300))
-                kind = (
-                    "refund"
-                    if index in refund_asks
-                    else "extension"
-                    if index in approvals
-                    else self._grant_kind()
-                    if granted
-                    else "none"
-                )
+                if index in refund_asks:
+                    kind = "refund"
+                elif index in approvals:
+                    kind = "extension"
+                else:
+                    kind = self._grant_kind() if granted else "none"
                 ticket = self._contact(number=index, kind=kind, agent=agent, when=when)
                 done = when + timedelta(minutes=self.random.randint(15, 40))
                 if granted:
@@ -315,7 +313,7 @@ class _DemoFloor:
                         agent=agent,
                         ticket=ticket,
                         kind=kind,
-                        deny=index in sorted(refund_asks)[:2],
+                        deny=index in refund_asks[:2],
                         when=done,
                     )
                 tickets.services.ticket_solve(

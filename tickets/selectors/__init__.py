@@ -13,7 +13,6 @@ from tickets.selectors._contact_counts import (
     SolvedCount,
     SolvedScope,
     contact_reason_names,
-    contact_reason_of_ticket,
     contacts_by_reason,
     solved_by_agent,
 )
@@ -137,7 +136,6 @@ __all__ = [
     "chat_status",
     "colleagues_to_invite",
     "contact_reason_names",
-    "contact_reason_of_ticket",
     "contact_reasons_active",
     "contacts_by_reason",
     "csat_by_agent",

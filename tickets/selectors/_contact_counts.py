@@ -1,14 +1,14 @@
 """Counts of contacts for the insights of apps above tickets (the authority
-funnel's delegation insights and authority usage): contacts per reason, the
-reason of a ticket as a subquery, and the tickets each agent solved. Each is one
-aggregate query; the caller says which tickets count, tickets never asks."""
+funnel's delegation insights and authority usage): contacts per reason and the
+tickets each agent solved. Each is one aggregate query; the caller says which
+tickets count, tickets never asks."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Expression, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 
 from tickets.models import ContactReason, Ticket
 
@@ -32,15 +32,6 @@ def contact_reason_names() -> dict[int, str]:
     """Every contact reason's name by id, retired ones included (old figures
     still name them)."""
     return dict(ContactReason.objects.values_list("id", "name"))
-
-
-def contact_reason_of_ticket(*, ticket_ref: OuterRef | Expression) -> Subquery:
-    """The contact reason id of the ticket `ticket_ref` points at, as a subquery
-    a higher app groups its own rows by (for example
-    `ticket_ref=OuterRef("ticket_id")`)."""
-    return Subquery(
-        Ticket.objects.filter(id=ticket_ref).values("contact_reason_id")[:1]
-    )
 
 
 @dataclass(frozen=True)
