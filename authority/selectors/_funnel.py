@@ -385,6 +385,8 @@ def audit_event_content(*, event: AuditEvent) -> dict:
 def audit_chain_verify(*, chain: str) -> ChainCheck:
     """Walk a chain in order and recompute every digest: a changed row, a
     removed row or a reordered one is reported with the seq where it shows."""
+    # Read before the walk: every event up to this head has committed.
+    head = _chain_head(chain=chain)
     previous, expected_seq, rows = "0" * 64, 1, 0
     for event in (
         AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000)
@@ -402,20 +404,33 @@ def audit_chain_verify(*, chain: str) -> ChainCheck:
         if digest != event.digest:
             return ChainCheck(chain, rows, event.seq, "content changed")
         previous, expected_seq = event.digest, expected_seq + 1
-    return _chain_head_check(
-        chain=chain, rows=rows, seq=expected_seq - 1, digest=previous
+    return _chain_end_check(
+        chain=chain, rows=rows, seq=expected_seq - 1, digest=previous, head=head
     )
 
 
-def _chain_head_check(*, chain: str, rows: int, seq: int, digest: str) -> ChainCheck:
+def _chain_head(*, chain: str) -> tuple[int, str]:
+    head = AuditChainHead.objects.filter(chain=chain).values_list("seq", "digest")
+    return head.first() or (0, "0" * 64)
+
+
+def _chain_end_check(
+    *, chain: str, rows: int, seq: int, digest: str, head: tuple[int, str]
+) -> ChainCheck:
     """The walk ends where the chain's head says it does: rows removed from the
     end leave every remaining link intact, and only the head still counts them."""
-    head = AuditChainHead.objects.filter(chain=chain).values_list("seq", "digest")
-    head_seq, head_digest = head.first() or (0, "0" * 64)
+    head_seq, head_digest = head
     if head_seq > seq:
         return ChainCheck(chain, rows, seq + 1, "missing row")
-    if (head_seq, head_digest) != (seq, digest):
-        return ChainCheck(chain, rows, min(head_seq + 1, seq), "head disagrees")
+    if head_seq < seq:
+        # Events past the head read first: appended during the walk, or not
+        # appended through the head at all.
+        head_seq, head_digest = _chain_head(chain=chain)
+        if head_seq < seq:
+            return ChainCheck(chain, rows, head_seq + 1, "row past the head")
+        return ChainCheck(chain, rows, None)
+    if head_digest != digest:
+        return ChainCheck(chain, rows, seq, "head disagrees")
     return ChainCheck(chain, rows, None)
 
 

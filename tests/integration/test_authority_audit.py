@@ -13,11 +13,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import ProtectedError
 
 import authority.selectors
 import authority.services
+from authority import rules
 from authority.models import (
     ApprovalDecision,
     AuditEvent,
@@ -288,6 +290,68 @@ class TestTheChainVerifier:
         assert authority.selectors.audit_chain_verify(
             chain=authority.services.RULES_CHAIN
         ) == authority.selectors.ChainCheck(authority.services.RULES_CHAIN, 2, None)
+
+    def test_an_event_added_behind_the_heads_back_is_found_even_with_the_key(
+        self, history
+    ):
+        last = AuditEvent.objects.get(chain=history, seq=last_seq(history))
+        forged = AuditEvent(
+            chain=history,
+            seq=last.seq + 1,
+            kind="GRANTED",
+            actor_label="mallory",
+            subject="request:0",
+            details={"amount": "5000.00"},
+            at=last.at,
+            prev_digest=last.digest,
+        )
+        forged.digest = rules.audit_digest(
+            prev_digest=last.digest,
+            content=authority.selectors.audit_event_content(event=forged),
+            key=settings.SECRET_KEY,
+        )
+        forged.save(force_insert=True)
+
+        check = authority.selectors.audit_chain_verify(chain=history)
+        assert (check.broken_at, check.problem) == (forged.seq, "row past the head")
+
+
+@pytest.mark.django_db(transaction=True)
+class TestVerifyingWhileGranting:
+    def test_a_walk_during_appends_finds_nothing_wrong(
+        self, pod, run_concurrently, now
+    ):
+        require_postgres()  # SQLite has one writer and no race to lose
+        refund = refund_action(now=now)
+        rule(refund, stage=2, now=now, max_per_grant=Decimal("50"))
+        (agent,) = agents_of(pod, 1)
+        customers = customers_of(pod, 40, now=now - timedelta(days=400))
+        chain = authority.services.pod_chain(pod.id)
+
+        def work(index: int):
+            if index == 0:
+                return [
+                    authority.services.authority_ask(
+                        actor=authority.services.actor_for_user(user=agent),
+                        action_code=refund.code,
+                        amount="5",
+                        customer_id=customer,
+                        ticket_id=None,
+                        idempotency_key=f"w{customer}",
+                        now=now,
+                    ).request.state
+                    for customer in customers
+                ]
+            return [
+                authority.selectors.audit_chain_verify(chain=chain) for _ in range(40)
+            ]
+
+        granting, *walks = run_concurrently(work, count=3)
+
+        assert granting == ["GRANTED"] * 40
+        checks = [check for walk in walks for check in walk]
+        assert [check for check in checks if check.broken_at is not None] == []
+        assert authority.selectors.audit_chain_verify(chain=chain).rows == 40
 
 
 # --- One record per act ---------------------------------------------------------------
