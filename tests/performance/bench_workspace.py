@@ -140,6 +140,7 @@ def bench(args: argparse.Namespace) -> int:
     report["subject"] = subject.description()
     say(f"measuring as {subject.username} of pod {subject.pod_name}")
     report["queries"] = query_counts(subject)
+    report["in_process"] = pages_in_process(subject)
     if args.profile:
         report["profile"] = profile_pages(subject, stamp=stamp, folder=args.report_dir)
     folder = Path(tempfile.mkdtemp(prefix="bench-workspace-"))
@@ -406,6 +407,31 @@ def _slowest(queries: list[dict]) -> list[dict]:
 
 def _shortened(queries: list[dict]) -> list[dict]:
     return [{**query, "sql": query["sql"][:400]} for query in queries]
+
+
+def pages_in_process(subject: Subject, *, count: int = 40) -> dict:
+    """Each page rendered `count` times in this process (Django's test client,
+    no server, no profiler): wall and CPU time per page. The CPU is Django's
+    own (ORM, templates); wall less CPU is mostly waiting on PostgreSQL."""
+    client = _client(subject.user)
+    result = {}
+    for name, paths in (
+        ("queue", [QUEUE_PATH] * count),
+        ("ticket", [f"/tickets/{i}/" for i in subject.ticket_ids[:count]]),
+        ("ceiling", [f"/bench/pk/{i}/" for i in subject.ticket_ids[:count]]),
+    ):
+        for path in paths[:5]:
+            client.get(path)  # warm: the pages' rows in PostgreSQL's cache
+        wall, cpu = time.perf_counter(), time.process_time()
+        for path in paths:
+            client.get(path)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        result[name] = {
+            "requests": len(paths),
+            "wall_ms": round(wall * 1000 / len(paths), 2),
+            "cpu_ms": round(cpu * 1000 / len(paths), 2),
+        }
+    return result
 
 
 def profile_pages(
@@ -687,7 +713,12 @@ def run_once(
             seconds=args.phase_seconds,
         )
         wall = time.perf_counter() - started
-        result["web_cpu_share"] = round((cpu_seconds(pids) - cpu) / wall, 2)
+        cpu = cpu_seconds(pids) - cpu
+        result["web_cpu_share"] = round(cpu / wall, 2)
+        # Load-independent: what one answer cost the web process, warm-up included.
+        result["web_cpu_ms_per_request"] = round(
+            cpu * 1000 / max(result["answered_in_all"], 1), 2
+        )
         result["web_rss_mb"] = round(sum(rss_mb(pid) for pid in pids), 1)
         result["load_average_after"] = os.getloadavg()
         run["throughput"][target] = result
@@ -736,6 +767,9 @@ def summary(runs: list[dict]) -> dict:
             ),
             "web_cpu_share": _median(
                 [run["throughput"][target]["web_cpu_share"] for run in runs]
+            ),
+            "web_cpu_ms_per_request": _median(
+                [run["throughput"][target]["web_cpu_ms_per_request"] for run in runs]
             ),
         }
         for target in ("queue", "ceiling")
@@ -854,14 +888,16 @@ def report_markdown(report: dict) -> str:
         f"## Requests per second at saturation ({args['connections']} connections,"
         f" {args['phase_seconds']:.0f} s phases, medians of {args['runs']} runs)",
         "",
-        "| view | req/s | client p95 | server p95 | web CPU share |",
-        "|---|---|---|---|---|",
+        "| view | req/s | client p95 | server p95 | web CPU share"
+        " | web CPU per request |",
+        "|---|---|---|---|---|---|",
     ]
     for target, label in (("ceiling", "bare PK view"), ("queue", "queue page")):
         figures = through[target]
         lines.append(
             f"| {label} | {figures['rps']} | {figures['client_p95_ms']} ms"
-            f" | {figures['server_p95_ms']} ms | {figures['web_cpu_share']} |"
+            f" | {figures['server_p95_ms']} ms | {figures['web_cpu_share']}"
+            f" | {figures['web_cpu_ms_per_request']} ms |"
         )
     lines += [
         "",
@@ -875,6 +911,13 @@ def report_markdown(report: dict) -> str:
             "/".join(f"{v:.2f}" for v in loads) for loads in summ["load_averages"]
         )
         + f"; at the end {fmt_load(report['load_average_end'])}.",
+        "",
+        "In-process (Django's test client, no server), per page: "
+        + "; ".join(
+            f"{page} {figures['wall_ms']} ms ({figures['cpu_ms']} ms CPU)"
+            for page, figures in report["in_process"].items()
+        )
+        + ".",
         "",
         "## Queries per page",
         "",
