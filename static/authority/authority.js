@@ -89,6 +89,9 @@
         return;
       }
       var kept = drafts(region);
+      // The outcome of the last approve or deny ("Approved and granted: ...")
+      // is in the region; a refresh caused by that very grant must not wipe it.
+      var notices = region.querySelector(".messages");
       var done = window.htmx.ajax("GET", region.dataset.refreshUrl || options.url(region), {
         target: "#" + options.target,
         swap: "outerHTML",
@@ -96,6 +99,10 @@
       if (done && done.then) {
         done.then(function () {
           restore(kept);
+          var fresh = find();
+          if (notices && fresh && !fresh.querySelector(".messages")) {
+            fresh.insertBefore(notices, fresh.firstChild);
+          }
         });
       }
     }
