@@ -7,7 +7,7 @@ time, and the queue page's requests per second next to a bare primary-key view.
 The defaults are the issue's size: 1.5 million customers in 25 pods
 (tests/performance/pods_volume.py) and 4 million tickets with about 15 million
 messages on top (tests/performance/tickets_volume.py). The first run fills the
-database (about 20 minutes on this machine), later runs reuse it, and a database
+database (about half an hour on this machine), later runs reuse it, and a database
 holding another volume is refused: give each size a database of its own.
 
 Starts uvicorn on 127.0.0.1 (stopped by process id at the end) serving the
