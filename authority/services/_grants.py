@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Round
 from django.utils.translation import gettext as _
 
 import pods.selectors
@@ -555,7 +556,12 @@ def usage_add(
             scope_id=scope_id,
             action_type_id=grant.action_type_id,
             period_start=start,
-        ).update(amount=F("amount") + amount, count=F("count") + count)
+        ).update(
+            # Rounded: SQLite (the demo) adds decimals as floats, and a grant
+            # reversed to exactly zero could come out a hair below it.
+            amount=Round(F("amount") + amount, 2),
+            count=F("count") + count,
+        )
 
 
 def _webhook_schedule(
