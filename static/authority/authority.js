@@ -74,6 +74,28 @@
 
   /* A refresher for one live region: coalesces bursts and waits while the
    * user is in the middle of filling one of its forms. */
+  // The outcome of the last approve or deny ("Approved and granted: ...") comes
+  // back in the region it swaps. The grant's own live event triggers a refresh
+  // that may have left before that answer arrived and land after it: put the
+  // outcome back rather than wipe it.
+  var NOTICE_KEEP_MS = 15000;
+  var recentNotices = null;
+  document.addEventListener("htmx:afterSwap", function () {
+    var found = document.querySelector("#approval-list .messages, #authority-panel-body .messages");
+    if (found) {
+      recentNotices = { node: found, at: Date.now() };
+    }
+  });
+
+  function keepRecentNotices(region) {
+    if (!region || region.querySelector(".messages") || !recentNotices) {
+      return;
+    }
+    if (Date.now() - recentNotices.at < NOTICE_KEEP_MS && !recentNotices.node.isConnected) {
+      region.insertBefore(recentNotices.node, region.firstChild);
+    }
+  }
+
   function refresher(find, options) {
     var timer = null;
     var deferred = false;
@@ -89,9 +111,6 @@
         return;
       }
       var kept = drafts(region);
-      // The outcome of the last approve or deny ("Approved and granted: ...")
-      // is in the region; a refresh caused by that very grant must not wipe it.
-      var notices = region.querySelector(".messages");
       var done = window.htmx.ajax("GET", region.dataset.refreshUrl || options.url(region), {
         target: "#" + options.target,
         swap: "outerHTML",
@@ -99,10 +118,7 @@
       if (done && done.then) {
         done.then(function () {
           restore(kept);
-          var fresh = find();
-          if (notices && fresh && !fresh.querySelector(".messages")) {
-            fresh.insertBefore(notices, fresh.firstChild);
-          }
+          keepRecentNotices(find());
         });
       }
     }
