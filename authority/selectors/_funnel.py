@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils import formats
 from django.utils.translation import gettext as _
@@ -31,10 +32,29 @@ CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "KRW": "₩", "JPY": 
 
 
 # --- Rules and usage ---------------------------------------------------------------
+#
+# The reads of every decision (the agent panel, a preview, an ask) are raw SQL
+# through Model.objects.raw: the ORM's query compilation cost three times the
+# queries' own time, and the decision has a 5 ms budget (docs/benchmarks.md,
+# "Authority funnel"). Parameters go through the backend's own adaptation, so
+# the same SQL runs on SQLite.
+
+
+def _datetime_param(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _date_param(value: date):
+    return connection.ops.adapt_datefield_value(value)
 
 
 def action_type_by_code(*, code: str) -> ActionType | None:
-    return ActionType.objects.filter(code=code, is_active=True).first()
+    found = ActionType.objects.raw(
+        f"SELECT * FROM {ActionType._meta.db_table}"  # noqa: S608 (table name)
+        " WHERE code = %s AND is_active = %s",
+        [code, True],
+    )
+    return next(iter(found), None)
 
 
 def action_types_active() -> QuerySet[ActionType]:
@@ -59,16 +79,30 @@ def candidate_rules(
     contact_reason_id: int | None,
     now: datetime,
 ) -> list[AuthorityRule]:
-    """The rules of the action whose scope covers this customer, actor and
-    contact reason (an empty scope field covers everyone; a customer acting
-    alone has no agent role)."""
+    """The rules of the action in force at `now` (as rules_current) whose scope
+    covers this customer, actor and contact reason (an empty scope field covers
+    everyone; a customer acting alone has no agent role)."""
+    at = _datetime_param(now)
     return list(
-        rules_current(now=now).filter(
-            Q(pod__isnull=True) | Q(pod_id=customer.pod_id),
-            Q(agent_role="") | Q(agent_role=agent_role),
-            Q(contact_reason__isnull=True) | Q(contact_reason_id=contact_reason_id),
-            Q(customer_segment="") | Q(customer_segment=customer.segment),
-            action_type_id=action_type_id,
+        AuthorityRule.objects.raw(
+            f"SELECT * FROM {AuthorityRule._meta.db_table}"  # noqa: S608
+            " WHERE action_type_id = %s AND superseded_at IS NULL AND is_active = %s"
+            " AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"
+            " AND (pod_id IS NULL OR pod_id = %s)"
+            " AND (agent_role = '' OR agent_role = %s)"
+            " AND (contact_reason_id IS NULL OR contact_reason_id = %s)"
+            " AND (customer_segment = '' OR customer_segment = %s)"
+            " ORDER BY stage, name, id",
+            [
+                action_type_id,
+                True,
+                at,
+                at,
+                customer.pod_id,
+                agent_role,
+                contact_reason_id,
+                customer.segment,
+            ],
         )
     )
 
@@ -119,25 +153,18 @@ def usage_read(
     agent_id: int | None,
     history_days: int,
     now: datetime,
+    counted: dict[str, Decimal] | None = None,
 ) -> rules.Usage:
-    """The usage every limit is checked against (three reads: the customer's
-    recent grants of the action, the agent's day and the pod's month)."""
-    periods = periods_at(now=now, time_zone=customer.pod_time_zone)
-    counters = dict(
-        UsageCounter.objects.filter(
-            Q(
-                scope=UsageCounter.Scope.POD_MONTH,
-                scope_id=customer.pod_id,
-                period_start=periods.month,
-            )
-            | Q(
-                scope=UsageCounter.Scope.AGENT_DAY,
-                scope_id=agent_id or 0,
-                period_start=periods.day,
-            ),
+    """The usage every limit is checked against (two reads: the customer's
+    recent grants of the action, and the agent's day and the pod's month,
+    unless `counted` brings those, scope -> amount, as the lock read them)."""
+    if counted is None:
+        counted = usage_counted(
             action_type_id=action_type_id,
-        ).values_list("scope", "amount")
-    )
+            pod_id=customer.pod_id,
+            agent_id=agent_id,
+            periods=periods_at(now=now, time_zone=customer.pod_time_zone),
+        )
     return rules.Usage(
         customer_since=customer.created_at,
         customer_grants=customer_recent_grants(
@@ -145,9 +172,31 @@ def usage_read(
             action_type_id=action_type_id,
             since=now - timedelta(days=history_days),
         ),
-        agent_today=counters.get(UsageCounter.Scope.AGENT_DAY, Decimal("0")),
-        pod_month=counters.get(UsageCounter.Scope.POD_MONTH, Decimal("0")),
+        agent_today=counted.get(UsageCounter.Scope.AGENT_DAY, Decimal("0")),
+        pod_month=counted.get(UsageCounter.Scope.POD_MONTH, Decimal("0")),
     )
+
+
+def usage_counted(
+    *, action_type_id: int, pod_id: int, agent_id: int | None, periods: Periods
+) -> dict[str, Decimal]:
+    """The pod's month and the agent's day of the action so far, by scope."""
+    rows = UsageCounter.objects.raw(
+        f"SELECT id, scope, amount FROM {UsageCounter._meta.db_table}"  # noqa: S608
+        " WHERE action_type_id = %s AND ("
+        " (scope = %s AND scope_id = %s AND period_start = %s)"
+        " OR (scope = %s AND scope_id = %s AND period_start = %s))",
+        [
+            action_type_id,
+            UsageCounter.Scope.POD_MONTH.value,
+            pod_id,
+            _date_param(periods.month),
+            UsageCounter.Scope.AGENT_DAY.value,
+            agent_id or 0,
+            _date_param(periods.day),
+        ],
+    )
+    return {row.scope: row.amount for row in rows}
 
 
 def customer_recent_grants(
@@ -157,14 +206,15 @@ def customer_recent_grants(
     that still stand (a reversed grant counts for nothing)."""
     if since is None:
         return ()
-    rows = Grant.objects.filter(
-        customer_id=customer_id,
-        action_type_id=action_type_id,
-        kind=Grant.Kind.GRANT,
-        granted_at__gt=since,
-        reversal__isnull=True,
-    ).values_list("granted_at", "amount")
-    return tuple(sorted(rows))
+    table = Grant._meta.db_table
+    rows = Grant.objects.raw(
+        f"SELECT g.id, g.granted_at, g.amount FROM {table} g"  # noqa: S608
+        " WHERE g.customer_id = %s AND g.action_type_id = %s AND g.kind = %s"
+        " AND g.granted_at > %s"
+        f" AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.reverses_id = g.id)",
+        [customer_id, action_type_id, Grant.Kind.GRANT.value, _datetime_param(since)],
+    )
+    return tuple(sorted((row.granted_at, row.amount) for row in rows))
 
 
 # --- Words -------------------------------------------------------------------------
@@ -284,11 +334,14 @@ def reasons_words(
 
 
 def request_by_key(*, actor_key: str, idempotency_key: str) -> AuthorityRequest | None:
-    return (
-        AuthorityRequest.objects.select_related("action_type")
-        .filter(actor_key=actor_key, idempotency_key=idempotency_key)
-        .first()
+    """The actor's request under the key (read twice by every ask: raw, as the
+    decision's reads; a replay loads its action type when it needs it)."""
+    found = AuthorityRequest.objects.raw(
+        f"SELECT * FROM {AuthorityRequest._meta.db_table}"  # noqa: S608
+        " WHERE actor_key = %s AND idempotency_key = %s",
+        [actor_key, idempotency_key],
     )
+    return next(iter(found), None)
 
 
 def request_detail(*, request_id: int) -> AuthorityRequest | None:
@@ -339,12 +392,19 @@ def entitlement_for_action(
 ) -> Entitlement | None:
     """The entitlement an extension or pause changes: the customer's latest
     ending one of the product (any product when the action names none)."""
-    found = Entitlement.objects.filter(customer_id=customer_id)
-    if product:
-        found = found.filter(product=product)
-    if for_update:
-        found = found.select_for_update()
-    return found.order_by("-ends_on", "-id").first()
+    # Raw, as the decision's other reads: every extension or pause asks it.
+    lock = (
+        " FOR UPDATE"
+        if for_update and connection.features.has_select_for_update
+        else ""
+    )
+    found = Entitlement.objects.raw(
+        f"SELECT * FROM {Entitlement._meta.db_table}"  # noqa: S608
+        " WHERE customer_id = %s AND (%s = '' OR product = %s)"
+        " ORDER BY ends_on DESC, id DESC LIMIT 1" + lock,
+        [customer_id, product, product],
+    )
+    return next(iter(found), None)
 
 
 def pod_usage_this_month(*, pod_id: int, action_type_id: int, month: date) -> Decimal:

@@ -28,10 +28,12 @@ def audit_append(
 ) -> AuditEvent:
     """Add the next link of `chain`. Holds the chain head's row lock until
     commit: events of one chain are written one at a time, in order."""
-    AuditChainHead.objects.bulk_create(
-        [AuditChainHead(chain=chain)], ignore_conflicts=True
-    )
-    head = AuditChainHead.objects.select_for_update().get(chain=chain)
+    head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
+    if head is None:  # the chain's first event
+        AuditChainHead.objects.bulk_create(
+            [AuditChainHead(chain=chain)], ignore_conflicts=True
+        )
+        head = AuditChainHead.objects.select_for_update().get(chain=chain)
     event = AuditEvent(
         chain=chain,
         seq=head.seq + 1,

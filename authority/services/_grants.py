@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext as _
 
@@ -142,10 +142,24 @@ def authority_ask(
     earlier = _earlier_answer(actor=actor, key=key, digest=digest)
     if earlier:
         return earlier
+    # Read before the locks, which every grant of the pod queues on.
+    candidates = selectors.candidate_rules(
+        action_type_id=context.action_type.id,
+        customer=context.customer,
+        agent_role=actor.role,
+        contact_reason_id=context.contact_reason_id,
+        now=now,
+    )
     try:
         with transaction.atomic():
             return _ask_decide_and_act(
-                actor=actor, context=context, key=key, digest=digest, note=note, now=now
+                actor=actor,
+                context=context,
+                candidates=candidates,
+                key=key,
+                digest=digest,
+                note=note,
+                now=now,
             )
     except IntegrityError:
         # A twin with the same key committed while this one ran: answer theirs.
@@ -226,10 +240,17 @@ def _earlier_answer(*, actor: Actor, key: str, digest: str) -> Asked | None:
 
 
 def _ask_decide_and_act(
-    *, actor: Actor, context: Context, key: str, digest: str, note: str, now: datetime
+    *,
+    actor: Actor,
+    context: Context,
+    candidates: list[AuthorityRule],
+    key: str,
+    digest: str,
+    note: str,
+    now: datetime,
 ) -> Asked:
     periods = selectors.periods_at(now=now, time_zone=context.customer.pod_time_zone)
-    usage_lock(
+    counted = usage_lock(
         action_type_id=context.action_type.id,
         customer_id=context.customer.customer_id,
         agent_id=actor.agent_id,
@@ -241,13 +262,6 @@ def _ask_decide_and_act(
     earlier = _earlier_answer(actor=actor, key=key, digest=digest)
     if earlier:
         return earlier
-    candidates = selectors.candidate_rules(
-        action_type_id=context.action_type.id,
-        customer=context.customer,
-        agent_role=actor.role,
-        contact_reason_id=context.contact_reason_id,
-        now=now,
-    )
     by_id = {rule.id: rule for rule in candidates}
     terms = [selectors.rule_terms(rule=rule) for rule in candidates]
     usage = selectors.usage_read(
@@ -256,6 +270,7 @@ def _ask_decide_and_act(
         agent_id=actor.agent_id,
         history_days=max((term.history_days for term in terms), default=0),
         now=now,
+        counted=counted,
     )
     ask = engine_ask(
         action_type=context.action_type,
@@ -281,6 +296,7 @@ def _ask_decide_and_act(
             request=request,
             rule=rule,
             approved_by_user_id=None,
+            asker_user_id=actor.user_id,
             periods=periods,
             now=now,
         )
@@ -343,13 +359,13 @@ def usage_lock(
     agent_id: int | None,
     pod_id: int,
     periods: selectors.Periods,
-) -> None:
+) -> dict[str, Decimal]:
     """Lock the usage rows an ask is checked against, creating the missing ones,
-    in the one order every writer uses: customer, agent's day, pod's month."""
-    keys = [(UsageCounter.Scope.CUSTOMER, customer_id, date(1970, 1, 1))]
-    if agent_id is not None:
-        keys.append((UsageCounter.Scope.AGENT_DAY, agent_id, periods.day))
-    keys.append((UsageCounter.Scope.POD_MONTH, pod_id, periods.month))
+    in the one order every writer uses: customer, agent's day, pod's month.
+    Returns what they count so far, by scope (read under the lock)."""
+    keys = usage_keys(
+        customer_id=customer_id, agent_id=agent_id, pod_id=pod_id, periods=periods
+    )
     UsageCounter.objects.bulk_create(
         [
             UsageCounter(
@@ -362,19 +378,44 @@ def usage_lock(
         ],
         ignore_conflicts=True,
     )
-    for scope, scope_id, start in keys:
-        # One statement per row, in order: a single IN query would lock them
-        # in whatever order the plan visits them.
-        list(
-            UsageCounter.objects.select_for_update()
-            .filter(
-                scope=scope,
-                scope_id=scope_id,
-                action_type_id=action_type_id,
-                period_start=start,
-            )
-            .values_list("id", flat=True)
-        )
+    # One statement, ordered: PostgreSQL sorts the rows, then locks them one
+    # by one in that order (the lock is taken above the sort), so every writer
+    # queues customer first and pod last, and none waits in a cycle.
+    match = " OR ".join(
+        ["(scope = %s AND scope_id = %s AND period_start = %s)"] * len(keys)
+    )
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    rows = UsageCounter.objects.raw(
+        f"SELECT id, scope, amount FROM {UsageCounter._meta.db_table}"  # noqa: S608
+        f" WHERE action_type_id = %s AND ({match})"
+        " ORDER BY CASE scope WHEN %s THEN 0 WHEN %s THEN 1 ELSE 2 END" + lock,
+        [
+            action_type_id,
+            *(
+                value
+                for scope, scope_id, start in keys
+                for value in (
+                    scope.value,
+                    scope_id,
+                    connection.ops.adapt_datefield_value(start),
+                )
+            ),
+            UsageCounter.Scope.CUSTOMER.value,
+            UsageCounter.Scope.AGENT_DAY.value,
+        ],
+    )
+    return {row.scope: row.amount for row in rows}
+
+
+def usage_keys(
+    *, customer_id: int, agent_id: int | None, pod_id: int, periods: selectors.Periods
+) -> list[tuple[UsageCounter.Scope, int, date]]:
+    """(scope, id, period start) of the rows a grant counts in, in lock order."""
+    keys = [(UsageCounter.Scope.CUSTOMER, customer_id, date(1970, 1, 1))]
+    if agent_id is not None:
+        keys.append((UsageCounter.Scope.AGENT_DAY, agent_id, periods.day))
+    keys.append((UsageCounter.Scope.POD_MONTH, pod_id, periods.month))
+    return keys
 
 
 def _request_store(
@@ -459,10 +500,12 @@ def grant_execute(
     approved_by_user_id: int | None,
     periods: selectors.Periods,
     now: datetime,
+    asker_user_id: int | None = None,
 ) -> Grant:
     """Apply a granted request once: the grant, its usage, its effect, the
     ledger, the webhook, the audit event and the word to the customer. Call
-    while holding usage_lock for the request."""
+    while holding usage_lock for the request. `asker_user_id`, when the caller
+    knows it, saves reading the asking agent's user."""
     action_type = request.action_type
     grant = Grant(
         request=request,
@@ -507,7 +550,7 @@ def grant_execute(
             "rule_version": rule.version,
             "approved_by": approved_by_user_id,
         },
-        actor_user_id=approved_by_user_id or _user_of(request),
+        actor_user_id=approved_by_user_id or asker_user_id or _user_of(request),
         actor_label=request.actor_key,
         now=now,
     )
@@ -543,25 +586,25 @@ def _entitlement_change(
 def usage_add(
     *, grant: Grant, periods: selectors.Periods, sign: int, agent_day: bool
 ) -> None:
-    """Count a grant (sign 1) or its reversal (sign -1) in the usage rows. The
-    rows' CHECK constraints keep any of them from going below zero."""
+    """Count a grant (sign 1) or its reversal (sign -1) in the usage rows, in
+    one statement (the rows are locked already, by usage_lock). The rows'
+    CHECK constraints keep any of them from going below zero."""
     amount, count = grant.amount.copy_abs() * sign, sign
-    rows = [(UsageCounter.Scope.CUSTOMER, grant.customer_id, date(1970, 1, 1))]
-    if agent_day:
-        rows.append((UsageCounter.Scope.AGENT_DAY, grant.agent_id, periods.day))
-    rows.append((UsageCounter.Scope.POD_MONTH, grant.pod_id, periods.month))
-    for scope, scope_id, start in rows:
-        UsageCounter.objects.filter(
-            scope=scope,
-            scope_id=scope_id,
-            action_type_id=grant.action_type_id,
-            period_start=start,
-        ).update(
-            # Rounded: SQLite (the demo) adds decimals as floats, and a grant
-            # reversed to exactly zero could come out a hair below it.
-            amount=Round(F("amount") + amount, 2),
-            count=F("count") + count,
-        )
+    keys = usage_keys(
+        customer_id=grant.customer_id,
+        agent_id=grant.agent_id if agent_day else None,
+        pod_id=grant.pod_id,
+        periods=periods,
+    )
+    rows = Q()
+    for scope, scope_id, start in keys:
+        rows |= Q(scope=scope, scope_id=scope_id, period_start=start)
+    UsageCounter.objects.filter(rows, action_type_id=grant.action_type_id).update(
+        # Rounded: SQLite (the demo) adds decimals as floats, and a grant
+        # reversed to exactly zero could come out a hair below it.
+        amount=Round(F("amount") + amount, 2),
+        count=F("count") + count,
+    )
 
 
 def _webhook_schedule(
