@@ -41,11 +41,21 @@ class TestSurveyIndexes:
             tickets.selectors.csat_by_agent(start=now - timedelta(days=30), end=now)
         (query,) = captured.captured_queries
 
+        agent_only = [
+            name
+            for name, columns in indexes_of(SatisfactionSurvey).items()
+            if columns == ["agent_id"]
+        ]
         with connection.cursor() as cursor:
             # Without rows the planner would scan the table whatever exists:
-            # forbid that and see which index it reaches for.
+            # forbid that and see which index it reaches for. On an empty table
+            # the foreign key's own index (agent only, the period as a filter)
+            # costs the same, so it is set aside inside this test's transaction.
             cursor.execute("SET LOCAL enable_seqscan = off")
+            for name in agent_only:
+                cursor.execute(f'DROP INDEX "{name}"')
             cursor.execute("EXPLAIN " + query["sql"])
             plan = "\n".join(row[0] for row in cursor.fetchall())
 
-        assert "survey_answered" in plan, plan
+        index_conditions = [line for line in plan.splitlines() if "Index Cond" in line]
+        assert any("answered_at" in line for line in index_conditions), plan
