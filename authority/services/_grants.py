@@ -11,8 +11,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Round
 from django.utils.translation import gettext as _
 
 import pods.selectors
@@ -366,18 +364,19 @@ def usage_lock(
     keys = usage_keys(
         customer_id=customer_id, agent_id=agent_id, pod_id=pod_id, periods=periods
     )
-    UsageCounter.objects.bulk_create(
-        [
-            UsageCounter(
-                scope=scope,
-                scope_id=scope_id,
-                action_type_id=action_type_id,
-                period_start=start,
-            )
-            for scope, scope_id, start in keys
-        ],
-        ignore_conflicts=True,
-    )
+    table = UsageCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table}"  # noqa: S608 (table name)
+            " (scope, scope_id, action_type_id, period_start, amount, count) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(keys))
+            + " ON CONFLICT DO NOTHING",
+            [
+                value
+                for scope, scope_id, start in keys
+                for value in (scope.value, scope_id, action_type_id, _day(start))
+            ],
+        )
     # One statement, ordered: PostgreSQL sorts the rows, then locks them one
     # by one in that order (the lock is taken above the sort), so every writer
     # queues customer first and pod last, and none waits in a cycle.
@@ -386,7 +385,7 @@ def usage_lock(
     )
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     rows = UsageCounter.objects.raw(
-        f"SELECT id, scope, amount FROM {UsageCounter._meta.db_table}"  # noqa: S608
+        f"SELECT id, scope, amount FROM {table}"  # noqa: S608
         f" WHERE action_type_id = %s AND ({match})"
         " ORDER BY CASE scope WHEN %s THEN 0 WHEN %s THEN 1 ELSE 2 END" + lock,
         [
@@ -394,17 +393,17 @@ def usage_lock(
             *(
                 value
                 for scope, scope_id, start in keys
-                for value in (
-                    scope.value,
-                    scope_id,
-                    connection.ops.adapt_datefield_value(start),
-                )
+                for value in (scope.value, scope_id, _day(start))
             ),
             UsageCounter.Scope.CUSTOMER.value,
             UsageCounter.Scope.AGENT_DAY.value,
         ],
     )
     return {row.scope: row.amount for row in rows}
+
+
+def _day(value: date):
+    return connection.ops.adapt_datefield_value(value)
 
 
 def usage_keys(
@@ -589,22 +588,33 @@ def usage_add(
     """Count a grant (sign 1) or its reversal (sign -1) in the usage rows, in
     one statement (the rows are locked already, by usage_lock). The rows'
     CHECK constraints keep any of them from going below zero."""
-    amount, count = grant.amount.copy_abs() * sign, sign
     keys = usage_keys(
         customer_id=grant.customer_id,
         agent_id=grant.agent_id if agent_day else None,
         pod_id=grant.pod_id,
         periods=periods,
     )
-    rows = Q()
-    for scope, scope_id, start in keys:
-        rows |= Q(scope=scope, scope_id=scope_id, period_start=start)
-    UsageCounter.objects.filter(rows, action_type_id=grant.action_type_id).update(
-        # Rounded: SQLite (the demo) adds decimals as floats, and a grant
-        # reversed to exactly zero could come out a hair below it.
-        amount=Round(F("amount") + amount, 2),
-        count=F("count") + count,
+    match = " OR ".join(
+        ["(scope = %s AND scope_id = %s AND period_start = %s)"] * len(keys)
     )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Rounded: SQLite (the demo) adds decimals as floats, and a grant
+            # reversed to exactly zero could come out a hair below it.
+            f"UPDATE {UsageCounter._meta.db_table}"  # noqa: S608 (table name)
+            " SET amount = ROUND(amount + %s, 2), count = count + %s"
+            f" WHERE action_type_id = %s AND ({match})",
+            [
+                grant.amount.copy_abs() * sign,
+                sign,
+                grant.action_type_id,
+                *(
+                    value
+                    for scope, scope_id, start in keys
+                    for value in (scope.value, scope_id, _day(start))
+                ),
+            ],
+        )
 
 
 def _webhook_schedule(
