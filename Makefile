@@ -100,17 +100,20 @@ format: .venv ## Apply ruff's fixes and formatting
 # BENCH=workspace measures the queue and ticket pages at the issue's size by default
 # (1.5M customers, 4M tickets; its own database; it starts its own uvicorn):
 #   make bench BENCH=workspace BENCH_ARGS="--runs 3"
+# BENCH=authority measures a decision with 1M past grants and grants racing for one
+# pod's budget at 200/s (its own database, filled on the first run):
+#   make bench BENCH=authority BENCH_ARGS="--runs 3 --workers 4"
 BENCH ?= pods
 BENCH_ARGS ?=
-bench: .venv ## Benchmark on PostgreSQL: DATABASE_URL=postgres://... [BENCH=pods|intake|workspace] BENCH_ARGS=...
+bench: .venv ## Benchmark on PostgreSQL: DATABASE_URL=postgres://... [BENCH=pods|intake|workspace|authority] BENCH_ARGS=...
 	@case "$${DATABASE_URL:-}" in \
 		postgres://*|postgresql://*|pgsql://*|postgis://*) ;; \
 		*) echo "make bench needs DATABASE_URL=postgres://USER@HOST:PORT/DB, a" \
 			"PostgreSQL database of its own (the benchmark fills it);" \
 			"see docs/benchmarks.md" >&2; exit 1 ;; \
 	esac
-	@case "$(BENCH)" in pods|intake|workspace) ;; \
-		*) echo "BENCH must be pods, intake or workspace, not '$(BENCH)'" >&2; \
+	@case "$(BENCH)" in pods|intake|workspace|authority) ;; \
+		*) echo "BENCH must be pods, intake, workspace or authority, not '$(BENCH)'" >&2; \
 			exit 1 ;; \
 	esac
 	$(BIN)/python -m tests.performance.bench_$(BENCH) $(BENCH_ARGS)
