@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
+    initialize,
     invariant,
+    multiple,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -44,7 +46,7 @@ pytestmark = pytest.mark.django_db
 ZONE = "Pacific/Auckland"  # UTC+13 in summer: local midnight is 11:00 UTC
 LOCAL = ZoneInfo(ZONE)
 START = datetime(2026, 1, 30, 22, 0, tzinfo=LOCAL).astimezone(UTC)
-EXAMPLES = int(os.environ.get("HELPDESK_STATEFUL_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("HELPDESK_STATEFUL_EXAMPLES", "25"))
 STEPS = int(os.environ.get("HELPDESK_STATEFUL_STEPS", "30"))
 # Shrinking a failure replays it hundreds of times against the database, past
 # CI's timeout: a failure is reported as found (at most STEPS steps) unless
@@ -183,6 +185,23 @@ class FunnelMachine(RuleBasedStateMachine):
         self.savepoint.__exit__(None, None, None)
 
     # --- Steps ------------------------------------------------------------------------
+
+    @initialize(
+        target=asked,
+        asks=st.lists(
+            st.tuples(st.integers(0, 1), st.integers(0, 2), AMOUNTS),
+            min_size=1,
+            max_size=6,
+        ),
+    )
+    def history(self, asks):
+        """Some asks first, so that every example has balances to keep."""
+        return multiple(
+            *(
+                self.ask(agent=agent, customer=customer, amount=amount)
+                for agent, customer, amount in asks
+            )
+        )
 
     @rule(
         target=asked,
