@@ -523,18 +523,10 @@ def grant_execute(
     )
     _entitlement_change(grant=grant, action_type=action_type, now=now)
     grant.save(force_insert=True)
-    counts_for_agent = grant.stage != rules.APPROVAL and grant.agent_id is not None
-    usage_add(grant=grant, periods=periods, sign=1, agent_day=counts_for_agent)
-    if action_type.effect in (ActionType.Effect.REFUND, ActionType.Effect.CREDIT):
-        LedgerEntry.objects.create(
-            grant=grant,
-            customer_id=grant.customer_id,
-            pod_id=grant.pod_id,
-            kind=action_type.effect,
-            amount=grant.amount,
-            currency=grant.currency,
-            created_at=now,
-        )
+    usage_add(
+        grant=grant, periods=periods, sign=1, agent_day=_counts_for_agent_day(grant)
+    )
+    _ledger_record(grant=grant, effect=action_type.effect, now=now)
     _webhook_schedule(
         grant=grant, action_type=action_type, event="grant.created", now=now
     )
@@ -555,6 +547,27 @@ def grant_execute(
     )
     _grant_told(grant=grant, request=request, now=now)
     return grant
+
+
+def _counts_for_agent_day(grant: Grant) -> bool:
+    """An agent's daily limit counts what they granted on their own authority;
+    an approved grant (stage 1) is the approver's."""
+    return grant.stage != rules.APPROVAL and grant.agent_id is not None
+
+
+def _ledger_record(*, grant: Grant, effect: str, now: datetime) -> None:
+    """Money moved by a grant or its reversal (signed as the grant is)."""
+    if effect not in (ActionType.Effect.REFUND, ActionType.Effect.CREDIT):
+        return
+    LedgerEntry.objects.create(
+        grant=grant,
+        customer_id=grant.customer_id,
+        pod_id=grant.pod_id,
+        kind=effect,
+        amount=grant.amount,
+        currency=grant.currency,
+        created_at=now,
+    )
 
 
 def _user_of(request: AuthorityRequest) -> int | None:
@@ -783,6 +796,10 @@ def grant_reverse(*, grant_id: int, user, reason: str, now: datetime) -> Grant:
                 original=original, user=user, reason=reason, periods=periods, now=now
             )
     except IntegrityError:
+        # Only the one-reversal-per-grant constraint means "reversed already";
+        # any other broken constraint is a fault, not an answer.
+        if not Grant.objects.filter(reverses_id=original.id).exists():
+            raise
         raise ReversalRefused(_("this grant was reversed already")) from None
     return reversal
 
@@ -823,23 +840,15 @@ def _reversal_store(
         )
         reversal.ends_after = entitlement.ends_on
     reversal.save(force_insert=True)
-    counted_for_agent = (
-        original.stage != rules.APPROVAL and original.agent_id is not None
+    # The reversal carries the original's stage and agent: it comes off the
+    # same counters the grant went on.
+    usage_add(
+        grant=reversal,
+        periods=periods,
+        sign=-1,
+        agent_day=_counts_for_agent_day(reversal),
     )
-    usage_add(grant=reversal, periods=periods, sign=-1, agent_day=counted_for_agent)
-    if original.action_type.effect in (
-        ActionType.Effect.REFUND,
-        ActionType.Effect.CREDIT,
-    ):
-        LedgerEntry.objects.create(
-            grant=reversal,
-            customer_id=reversal.customer_id,
-            pod_id=reversal.pod_id,
-            kind=original.action_type.effect,
-            amount=reversal.amount,
-            currency=reversal.currency,
-            created_at=now,
-        )
+    _ledger_record(grant=reversal, effect=original.action_type.effect, now=now)
     _webhook_schedule(
         grant=reversal,
         action_type=original.action_type,
