@@ -49,6 +49,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.performance._http import KeepAliveConnection
+
 EMAIL_PATH = "/inbound/email/"
 CEILING_PATH = "/bench/ceiling/"
 SMS_PATH = "/inbound/sms/"
@@ -533,23 +535,8 @@ class ContactMix:
 # --- HTTP over raw sockets ----------------------------------------------------------
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection; reconnects when the server closed it."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host = host
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.reconnects = 0
-
-    async def _open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
+class Connection(KeepAliveConnection):
+    """A keep-alive connection that posts the scenarios' requests."""
 
     def encode(self, request: Request) -> bytes:
         head = [
@@ -561,55 +548,9 @@ class Connection:
         return ("\r\n".join(head) + "\r\n\r\n").encode() + request.body
 
     async def send(self, request: Request) -> tuple[int, bytes]:
-        """Send and read the answer: (status, body). A connection the server had
-        closed before reading the request is opened again and the request sent
-        once more (it never reached the application)."""
-        data = self.encode(request)
-        for attempt in range(2):
-            if self.writer is None:
-                await self._open()
-                if attempt:
-                    self.reconnects += 1
-            self.writer.write(data)
-            try:
-                return await self._response()
-            except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
-                self.close()
-                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
-                    raise
-        raise ConnectionError("the server closed the connection twice")
-
-    async def _response(self) -> tuple[int, bytes]:
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = None
-        chunked = False
-        close = False
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
-            elif name == b"connection" and b"close" in value.lower():
-                close = True
-        if chunked:
-            body = b""
-            while True:
-                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
-                chunk = await self.reader.readexactly(size + 2)
-                if not size:
-                    break
-                body += chunk[:-2]
-        elif length is not None:
-            body = await self.reader.readexactly(length)
-        else:
-            body = await self.reader.read()
-            close = True
-        if close:
-            self.close()
-        return status, body
+        """Send and read the answer: (status, body)."""
+        response = await self.exchange(self.encode(request))
+        return response.status, response.body
 
 
 # --- Scenarios ----------------------------------------------------------------------

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.performance._http import KeepAliveConnection
+
 ROW_MARKER = b'data-ticket-id="'
 
 
@@ -44,21 +46,12 @@ class Answer:
     body: bytes
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection; opened again when the server closed it."""
+class Connection(KeepAliveConnection):
+    """A keep-alive connection that GETs pages with the agent's session."""
 
     def __init__(self, host: str, port: int, cookie: str) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.cookie = cookie
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.reconnects = 0
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
 
     def request(self, path: str) -> bytes:
         return (
@@ -67,56 +60,13 @@ class Connection:
         ).encode()
 
     async def get(self, path: str) -> Answer:
-        data = self.request(path)
-        for attempt in range(2):
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection(
-                    self.host, self.port
-                )
-                if attempt:
-                    self.reconnects += 1
-            self.writer.write(data)
-            try:
-                return await self._answer()
-            except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
-                self.close()
-                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
-                    raise
-        raise ConnectionError("the server closed the connection twice")
-
-    async def _answer(self) -> Answer:
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = None
-        chunked = close = False
-        server_ms = None
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
-            elif name == b"connection" and b"close" in value.lower():
-                close = True
-            elif name == b"server-timing":
-                server_ms = _duration(value)
-        if chunked:
-            body = b""
-            while True:
-                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
-                chunk = await self.reader.readexactly(size + 2)
-                if not size:
-                    break
-                body += chunk[:-2]
-        elif length is not None:
-            body = await self.reader.readexactly(length)
-        else:
-            body = await self.reader.read()
-            close = True
-        if close:
-            self.close()
-        return Answer(status, server_ms, body)
+        response = await self.exchange(self.request(path))
+        timing = response.headers.get(b"server-timing")
+        return Answer(
+            response.status,
+            _duration(timing) if timing is not None else None,
+            response.body,
+        )
 
 
 def _duration(value: bytes) -> float | None:
