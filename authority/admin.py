@@ -6,8 +6,6 @@ trail (with its chain verified on demand) and billing webhook deliveries (with
 their attempts, and a retry). Nothing append-only can be added, changed or
 deleted here."""
 
-from decimal import Decimal
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
@@ -87,7 +85,6 @@ AGENT_ROLE_CHOICES = [
     ("SPECIALIST", gettext_lazy("Specialist")),
 ]
 REFUSED = "_authority_admin_refused"
-CENT = Decimal("0.01")
 
 
 class ConstraintWordsForm(forms.ModelForm):
@@ -240,14 +237,7 @@ class AuthorityRuleForm(ConstraintWordsForm):
         return cleaned
 
     def terms(self) -> dict:
-        # Money as stored (two places), so the audit trail compares like with
-        # like: "50" typed again is not a change from 50.00.
-        return {
-            name: value.quantize(CENT) if isinstance(value, Decimal) else value
-            for name, value in (
-                (name, self.cleaned_data.get(name)) for name in RULE_TERMS
-            )
-        }
+        return {name: self.cleaned_data.get(name) for name in RULE_TERMS}
 
 
 class RuleVersionFilter(admin.SimpleListFilter):

@@ -36,12 +36,20 @@ TERM_FIELDS = (
     "valid_to",
     "is_active",
 )
+AMOUNT_LIMITS = (
+    "max_per_grant",
+    "customer_max_total",
+    "agent_daily_total",
+    "pod_monthly_total",
+)
+CENT = Decimal("0.01")
 AGENT_ROLES = ("AGENT", "LEAD", "SPECIALIST")
 
 
 def rule_problems(*, terms: dict[str, Any], lineage=None) -> list[str]:
     """What is wrong with a rule's terms, in words (empty: nothing). `lineage`
     is the rule being changed, whose own versions do not overlap it."""
+    terms = _amounts_as_stored(terms)
     problems = _terms_problems(terms)
     if not problems and terms.get("is_active", True):
         problems += _overlap_problems(terms=terms, lineage=lineage)
@@ -184,7 +192,21 @@ def _terms_normalised(terms: dict[str, Any]) -> dict[str, Any]:
     normalised = {name: terms[name] for name in TERM_FIELDS if name in terms}
     normalised["agent_role"] = normalised.get("agent_role") or ""
     normalised["customer_segment"] = normalised.get("customer_segment") or ""
-    return normalised
+    return _amounts_as_stored(normalised)
+
+
+def _amounts_as_stored(terms: dict[str, Any]) -> dict[str, Any]:
+    """Limits as the database keeps them (Decimal, two places), whatever the
+    caller typed: the checks then compare like with like, and the audit trail
+    does not record "50" against "50.00" as a change."""
+    return {
+        name: (
+            Decimal(str(value)).quantize(CENT)
+            if name in AMOUNT_LIMITS and value is not None
+            else value
+        )
+        for name, value in terms.items()
+    }
 
 
 def _rule_audit(

@@ -352,3 +352,48 @@ class TestAudit:
         check = authority.selectors.audit_chain_verify(chain=chain)
         assert check.broken_at == event.seq
         assert check.problem == "content changed"
+
+
+class TestRuleAmountsAsStored:
+    def test_an_amount_typed_differently_is_not_a_change(self, funnel, now):
+        rule = authority.selectors.rules_current(now=now).get(name="Goodwill credit")
+        terms = {
+            name: getattr(rule, name)
+            for name in ("name", "action_type", "stage", "valid_from")
+        }
+
+        revised = authority.services.rule_revise(
+            rule_id=rule.id,
+            terms={
+                **terms,
+                "max_per_grant": 30,
+                "agent_daily_total": "200",
+                "pod_monthly_total": Decimal("3000"),
+            },
+            user=None,
+            note="same money, typed otherwise",
+            now=now,
+        )
+
+        event = AuditEvent.objects.filter(kind="RULE_CHANGED").latest("id")
+        assert revised.max_per_grant == Decimal("30.00")
+        assert "max_per_grant" not in event.details["changed"]
+        assert "agent_daily_total" not in event.details["changed"]
+
+    def test_whole_days_given_as_a_plain_number_are_checked(self, funnel, now):
+        rule = authority.selectors.rules_current(now=now).get(
+            name="Extensions an agent decides"
+        )
+
+        problems = authority.services.rule_problems(
+            terms={
+                "name": "Longer",
+                "action_type": rule.action_type,
+                "stage": 2,
+                "max_per_grant": 21,
+                "valid_from": now,
+            },
+            lineage=rule.lineage,
+        )
+
+        assert problems == []
