@@ -38,6 +38,18 @@ def require_chromium() -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets channel layer instances of its own. A Redis layer keeps
+    asyncio locks and connection pools bound to the event loop that first used
+    them; a test that leaves a socket mid-receive would otherwise hand every
+    later test a held lock of a dead loop ("bound to a different event loop")."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def now():
     from django.utils import timezone
