@@ -7,6 +7,7 @@ switches each part to the real stack (PostgreSQL, Redis, SMTP).
 
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +45,17 @@ def env_int(name: str, *, default: int) -> int:
         return int(raw) if raw else default
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from exc
+
+
+def env_money(name: str, *, default: str) -> Decimal:
+    raw = os.environ.get(name, "") or default
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation as exc:
+        raise ImproperlyConfigured(f"{name} must be an amount, not {raw!r}") from exc
+    if not amount.is_finite() or amount < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount of zero or more")
+    return amount
 
 
 def embedded_secret_key() -> str:
@@ -430,6 +442,10 @@ HELPDESK = {
             "HELPDESK_SOCIAL_PROVIDER", "tickets.outbound.LoggingReplyProvider"
         ),
     },
+    # What one agent costs a month (salary and overheads), for the cost per
+    # customer on the pod dashboard and the organisation view.
+    "AGENT_MONTHLY_COST": env_money("HELPDESK_AGENT_MONTHLY_COST", default="4000"),
+    "AGENT_COST_CURRENCY": os.environ.get("HELPDESK_AGENT_COST_CURRENCY", "GBP"),
 }
 HELPDESK_PHONE_REGION = os.environ.get("HELPDESK_PHONE_REGION", "GB")
 # Sites that may embed the chat widget: exact origins (https://shop.example) or

@@ -44,6 +44,7 @@ class Pod(models.Model):
         permissions = [
             ("view_all_pods", _("Can see every pod's work")),
             ("split_pod", _("Can preview and run a pod split")),
+            ("view_dashboard", _("Can see the pod's dashboard and figures")),
         ]
         constraints = [
             models.CheckConstraint(

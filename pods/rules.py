@@ -385,3 +385,35 @@ def display_time_zone(*, agent_zone: str, pod_zone: str | None, site_zone: str) 
     if zone == AGENT_DEFAULT_ZONE and pod_zone:
         return pod_zone
     return zone
+
+
+# --- Staffing figures ---------------------------------------------------------------
+
+CENT = Decimal("0.01")
+
+
+def customers_per_agent(*, customers: int, agents: int) -> Decimal | None:
+    """Customers each agent looks after, to one decimal; None for a pod without
+    agents (no ratio to show, rather than a division by zero)."""
+    if agents <= 0:
+        return None
+    return (Decimal(customers) / agents).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def cost_per_customer(
+    *, agents: int, customers: int, agent_monthly_cost: Decimal
+) -> Decimal | None:
+    """What serving one customer costs a month: the pod's agents times the
+    monthly cost of an agent, over its customers, to the cent; None for a pod
+    without customers."""
+    if customers <= 0:
+        return None
+    return (agents * agent_monthly_cost / customers).quantize(CENT, ROUND_HALF_UP)
+
+
+def split_progress(*, customers: int, threshold: int) -> int:
+    """How far the pod is towards its split, in whole percent (100 and more:
+    the split is due)."""
+    if threshold <= 0:
+        return 100
+    return customers * 100 // threshold

@@ -51,6 +51,7 @@ LEAD_PERMISSIONS = [
     "pods.view_podsplit",
     "pods.view_agentkpisnapshot",
     "pods.view_possibleduplicate",
+    "pods.view_dashboard",
 ]
 ADMIN_PERMISSIONS = [
     *LEAD_PERMISSIONS,
