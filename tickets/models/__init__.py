@@ -7,6 +7,7 @@ from tickets.models._channels import (
     MailboxCheckpoint,
     WebhookSecret,
 )
+from tickets.models._figures import AgentDayFigures, PodDayFigures, PodPeriodFigures
 from tickets.models._intake import InboundEnvelope
 from tickets.models._messages import Attachment, Message, NoteMention
 from tickets.models._sla import (
@@ -33,6 +34,7 @@ from tickets.models._workspace import (
 )
 
 __all__ = [
+    "AgentDayFigures",
     "Attachment",
     "BusinessHours",
     "BusinessHoursInterval",
@@ -45,6 +47,8 @@ __all__ = [
     "MailboxCheckpoint",
     "Message",
     "NoteMention",
+    "PodDayFigures",
+    "PodPeriodFigures",
     "ReplyTemplate",
     "ReplyTemplateVersion",
     "SatisfactionSurvey",
