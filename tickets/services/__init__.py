@@ -37,6 +37,7 @@ from tickets.services._conversation import (
 from tickets.services._demo import demo_configuration_seed, demo_contact_seed
 from tickets.services._email_intake import email_envelope_process
 from tickets.services._errors import TicketsError
+from tickets.services._figures import figures_periods_refresh, figures_refresh
 from tickets.services._intake import (
     IntakeQuarantined,
     IntakeRefused,
@@ -186,6 +187,8 @@ __all__ = [
     "envelope_receive",
     "envelope_retry",
     "envelopes_requeue",
+    "figures_periods_refresh",
+    "figures_refresh",
     "idle_tickets_requeue",
     "inbound_message_add",
     "mailbox_checkpoint",
