@@ -238,6 +238,19 @@ CELERY_BEAT_SCHEDULE = {
     "advance-lifecycle": {"task": "tickets.advance_lifecycle", "schedule": 3600.0},
     # Billing webhooks whose retry is due (or whose task never left).
     "sweep-webhooks": {"task": "authority.sweep_webhooks", "schedule": 60.0},
+    # Ticket figures of the dashboards: today and yesterday every minute (a
+    # run left waiting past the next one is dropped), the last 90 local days
+    # nightly (late reopens, answers, assignments).
+    "refresh-figures": {
+        "task": "tickets.refresh_figures",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "refresh-figures-nightly": {
+        "task": "tickets.refresh_figures",
+        "schedule": crontab(hour=3, minute=40),
+        "kwargs": {"days": 90},
+    },
 }
 
 # --- Auth and permissions -----------------------------------------------------

@@ -104,3 +104,14 @@ def advance_lifecycle() -> tuple[int, int]:
         pending_days=settings.HELPDESK["PENDING_AUTO_SOLVE_DAYS"],
         solved_days=settings.HELPDESK["SOLVED_AUTO_CLOSE_DAYS"],
     )
+
+
+# --- Dashboard figures ------------------------------------------------------------
+
+
+@shared_task(name="tickets.refresh_figures")
+def refresh_figures(*, days: int = 2) -> int:
+    """Recompute every pod's last `days` local days of figures (2: today and
+    yesterday, every minute; 90 nightly, for late reopens, answers and
+    assignments), then its period rows. Idempotent."""
+    return services.figures_rollups_refresh(days=days, now=timezone.now()).day_rows

@@ -37,7 +37,12 @@ from tickets.services._conversation import (
 from tickets.services._demo import demo_configuration_seed, demo_contact_seed
 from tickets.services._email_intake import email_envelope_process
 from tickets.services._errors import TicketsError
-from tickets.services._figures import figures_periods_refresh, figures_refresh
+from tickets.services._figures import (
+    FiguresRefreshed,
+    figures_periods_refresh,
+    figures_refresh,
+    figures_rollups_refresh,
+)
 from tickets.services._intake import (
     IntakeQuarantined,
     IntakeRefused,
@@ -132,6 +137,7 @@ __all__ = [
     "Checkpoint",
     "Contact",
     "ContactInvalid",
+    "FiguresRefreshed",
     "IdempotencyKeyReused",
     "Incoming",
     "IncomingFile",
@@ -189,6 +195,7 @@ __all__ = [
     "envelopes_requeue",
     "figures_periods_refresh",
     "figures_refresh",
+    "figures_rollups_refresh",
     "idle_tickets_requeue",
     "inbound_message_add",
     "mailbox_checkpoint",

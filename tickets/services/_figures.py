@@ -95,6 +95,23 @@ def _pods(pod_ids: Sequence[int] | None) -> list[_PodRef]:
     ]
 
 
+@dataclass(frozen=True)
+class FiguresRefreshed:
+    day_rows: int
+    period_rows: int
+
+
+def figures_rollups_refresh(
+    *, days: Iterable[date] | int, now: datetime, pod_ids: Sequence[int] | None = None
+) -> FiguresRefreshed:
+    """Recompute the day rows of the days (figures_refresh), then the period
+    rows from them (figures_periods_refresh): what the beat tasks and the
+    command run."""
+    day_rows = figures_refresh(days=days, pod_ids=pod_ids, now=now)
+    period_rows = figures_periods_refresh(now=now, pod_ids=pod_ids)
+    return FiguresRefreshed(day_rows=day_rows, period_rows=period_rows)
+
+
 # --- Day rows ---------------------------------------------------------------------
 
 

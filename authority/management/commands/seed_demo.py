@@ -124,6 +124,9 @@ class Command(BaseCommand):
             self.seed_customers(pod_name=name, count=customers)
         self.seed_near_threshold(pod_name="Jupiter")
         self.seed_authority(history_pod_name="Mercury")
+        # The dashboards read rollups: fill them for the whole history now
+        # rather than wait for the beat (which the embedded default has not).
+        tickets.services.figures_rollups_refresh(days=90, now=self.now)
         self.print_logins(logins)
 
     def seed_admin(self) -> DemoLogin:
