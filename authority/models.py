@@ -551,3 +551,110 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain} at #{self.seq}"
+
+
+# --- Figures (rollups read by the dashboards) ---------------------------------------
+
+
+class AuthorityDay(models.Model):
+    """One pod's authority on one of its local days (Pod.time_zone), per action
+    type and stage: recomputed whole from grants and requests (delete and
+    insert per pod and day), so a refresh is idempotent and late facts land.
+    Amounts are in the action's unit (its currency for money)."""
+
+    pod = models.ForeignKey("pods.Pod", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    action_type = models.ForeignKey(
+        ActionType, on_delete=models.CASCADE, related_name="+"
+    )
+    stage = models.PositiveSmallIntegerField()
+    grants = models.PositiveIntegerField(default=0)
+    granted = models.DecimalField(**MONEY, default=Decimal("0"))
+    reversals = models.PositiveIntegerField(default=0)
+    reversed = models.DecimalField(**MONEY, default=Decimal("0"))
+    # Stage-1 traffic: asked that day (refused asks never reached an
+    # approver), and decided that day.
+    approvals_requested = models.PositiveIntegerField(default=0)
+    approvals_approved = models.PositiveIntegerField(default=0)
+    approvals_denied = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["pod_id", "day", "action_type_id", "stage"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pod", "day", "action_type", "stage"],
+                name="authority_day_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(granted__gte=0, reversed__gte=0),
+                name="authority_day_amounts_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"pod {self.pod_id} {self.day} {self.action_type_id}/{self.stage}"
+
+
+class AuthorityAgentDay(models.Model):
+    """One agent's use of authority on the pod's tickets solved that local day:
+    opportunities (solved tickets a stage-2 or stage-3 rule in force covered)
+    and those carrying an agent's own grant, as the insights count them; and
+    the agent's own grants (stage 2 and 3) made that day in the pod."""
+
+    pod = models.ForeignKey("pods.Pod", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    agent = models.ForeignKey("pods.Agent", on_delete=models.CASCADE, related_name="+")
+    opportunities = models.PositiveIntegerField(default=0)
+    with_grant = models.PositiveIntegerField(default=0)
+    grants = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["pod_id", "day", "agent_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pod", "day", "agent"], name="authority_agent_day_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"pod {self.pod_id} {self.day} agent {self.agent_id}"
+
+
+class AuthorityPeriod(models.Model):
+    """A pod's authority figures over its last `days` local days (today
+    included), merged from the day rows into one JSON document; the panels
+    read only these. `as_of` is when the merge ran."""
+
+    pod = models.ForeignKey("pods.Pod", on_delete=models.CASCADE, related_name="+")
+    days = models.PositiveSmallIntegerField()
+    first_day = models.DateField()
+    last_day = models.DateField()
+    figures = models.JSONField(default=dict)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pod_id", "days"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pod", "days"], name="authority_period_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"pod {self.pod_id}, {self.days} days as of {self.as_of}"
+
+
+class DelegationSnapshot(models.Model):
+    """The delegation recommendations of the last `days` days as the insights
+    made them at `as_of`: the organisation view reads this instead of
+    recomputing the funnel's percentiles per page."""
+
+    days = models.PositiveSmallIntegerField(unique=True)
+    recommendations = models.JSONField(default=list)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        ordering = ["days"]
+
+    def __str__(self) -> str:
+        return f"delegation over {self.days} days as of {self.as_of}"

@@ -3,7 +3,7 @@
 from celery import current_app, shared_task
 from django.utils import timezone
 
-from authority import outbound
+from authority import outbound, services
 
 SWEEP_WEBHOOKS_TASK = "authority.sweep_webhooks"
 
@@ -17,3 +17,23 @@ def sweep_webhooks() -> int:
             kwargs={"delivery_id": delivery_id}
         )
     return len(due)
+
+
+REFRESH_AUTHORITY_FIGURES_TASK = "authority.refresh_authority_figures"
+REFRESH_DELEGATION_SNAPSHOT_TASK = "authority.refresh_delegation_snapshot"
+
+
+@shared_task(name=REFRESH_AUTHORITY_FIGURES_TASK)
+def refresh_authority_figures(*, days: int = 2) -> int:
+    """Recompute every pod's last `days` local days of authority figures (2:
+    today and yesterday, every minute; 90 nightly, for late facts), then its
+    period rows. Idempotent."""
+    refreshed = services.authority_figures_refresh(now=timezone.now(), days=days)
+    return refreshed.day_rows
+
+
+@shared_task(name=REFRESH_DELEGATION_SNAPSHOT_TASK)
+def refresh_delegation_snapshot() -> int:
+    """Store the delegation recommendations the organisation view shows."""
+    snapshot = services.delegation_snapshot_refresh(now=timezone.now())
+    return len(snapshot.recommendations)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from authority.views import approvals, insights, panel
+from authority.views import approvals, figures, insights, panel
 
 urlpatterns = [
     # The agent panel: a fragment of the ticket page, included there by name.
@@ -42,5 +42,16 @@ urlpatterns = [
         "authority/insights/apply/",
         insights.insights_apply,
         name="authority-insights-apply",
+    ),
+    # The authority panels of the pod dashboard and the organisation view.
+    path(
+        "pods/<int:pod_id>/authority/figures/",
+        figures.pod_authority_figures,
+        name="pod-authority-figures",
+    ),
+    path(
+        "organisation/authority/figures/",
+        figures.organisation_authority_figures,
+        name="organisation-authority-figures",
     ),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from authority.api import views
+from authority.api import figures, views
 
 urlpatterns = [
     path(
@@ -43,5 +43,15 @@ urlpatterns = [
         "authority/grants/<int:grant_id>/reverse/",
         views.GrantReverse.as_view(),
         name="api-authority-grant-reverse",
+    ),
+    path(
+        "pods/<int:pod_id>/authority/figures/",
+        figures.PodAuthorityFigures.as_view(),
+        name="api-pod-authority-figures",
+    ),
+    path(
+        "organisation/authority/figures/",
+        figures.OrganisationAuthorityFigures.as_view(),
+        name="api-organisation-authority-figures",
     ),
 ]

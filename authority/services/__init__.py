@@ -35,6 +35,17 @@ from authority.services._errors import (
     ReversalRefused,
     RuleInvalid,
 )
+from authority.services._figures import (
+    FIGURE_PERIODS,
+    FiguresRefreshed,
+    authority_days_refresh,
+    authority_figures_refresh,
+    authority_periods_refresh,
+    delegation_snapshot_refresh,
+    local_day_bounds,
+    period_figures_merge,
+    rules_in_force_at,
+)
 from authority.services._grants import (
     Actor,
     Asked,
@@ -50,6 +61,7 @@ from authority.services._preview import Preview, authority_preview
 from authority.services._webhooks import webhook_retry
 
 __all__ = [
+    "FIGURE_PERIODS",
     "RULES_CHAIN",
     "Actor",
     "ApprovalCannotExecute",
@@ -59,6 +71,7 @@ __all__ = [
     "AuthorityRefused",
     "DelegationApplied",
     "DelegationRefused",
+    "FiguresRefreshed",
     "IdempotencyConflict",
     "Preview",
     "ReversalRefused",
@@ -68,16 +81,22 @@ __all__ = [
     "approver_may_decide",
     "audit_append",
     "authority_ask",
+    "authority_days_refresh",
+    "authority_figures_refresh",
+    "authority_periods_refresh",
     "authority_preview",
     "customer_words",
     "delegation_apply",
     "delegation_note",
+    "delegation_snapshot_refresh",
     "demo_authority_history_seed",
     "demo_authority_seed",
     "entitlement_change",
     "entitlement_create",
     "entitlement_dates_problem",
     "grant_reverse",
+    "local_day_bounds",
+    "period_figures_merge",
     "pod_chain",
     "reasons_sentence",
     "request_approve",
@@ -87,5 +106,6 @@ __all__ = [
     "rule_create",
     "rule_problems",
     "rule_revise",
+    "rules_in_force_at",
     "webhook_retry",
 ]
