@@ -238,6 +238,22 @@ CELERY_BEAT_SCHEDULE = {
     "advance-lifecycle": {"task": "tickets.advance_lifecycle", "schedule": 3600.0},
     # Billing webhooks whose retry is due (or whose task never left).
     "sweep-webhooks": {"task": "authority.sweep_webhooks", "schedule": 60.0},
+    # Authority figures of the dashboards: today and yesterday every minute,
+    # the last 90 local days nightly (late reversals, grants, decisions).
+    "refresh-authority-figures": {
+        "task": "authority.refresh_authority_figures",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "refresh-authority-figures-nightly": {
+        "task": "authority.refresh_authority_figures",
+        "schedule": crontab(hour=3, minute=10),
+        "kwargs": {"days": 90},
+    },
+    "refresh-delegation-snapshot": {
+        "task": "authority.refresh_delegation_snapshot",
+        "schedule": 900.0,
+    },
     # Ticket figures of the dashboards: today and yesterday every minute (a
     # run left waiting past the next one is dropped), the last 90 local days
     # nightly (late reopens, answers, assignments).
