@@ -8,7 +8,7 @@ Figure definitions: tickets.rules.FigureTotals; the refresh:
 tickets.services.figures_refresh / figures_periods_refresh."""
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -287,9 +287,11 @@ def _templates(
 
 
 def _agents(
-    period: rules.PeriodTotals, names: Mapping
+    period: rules.PeriodTotals, names: Mapping, members: Iterable[int]
 ) -> tuple[AgentPeriodFigures, ...]:
-    agent_ids = {int(agent) for agent in names} | set(period.totals.agents)
+    # The pod's members (when the row was refreshed), and whoever else worked
+    # in the pod in the period.
+    agent_ids = set(members) | set(period.totals.agents)
     found = [
         _agent_period(
             agent,
@@ -313,7 +315,8 @@ def pod_figures_build(
     names: Mapping[str, Mapping[str, str]],
 ) -> PodFigures:
     """The figures of a period row's totals (names: {"reasons"|"templates"|
-    "agents": {id: name}}; the agents named are listed even without work)."""
+    "agents": {id: name}, "members": [agent id]}; members are listed even
+    without work)."""
     totals: FigureTotals = period.totals
     solved = totals.solved
     return PodFigures(
@@ -350,7 +353,7 @@ def pod_figures_build(
         ),
         reasons=_reasons(period, names.get("reasons", {})),
         templates=_templates(period, names.get("templates", {})),
-        agents=_agents(period, names.get("agents", {})),
+        agents=_agents(period, names.get("agents", {}), names.get("members", ())),
         series=FigureSeries(
             days=tuple(rules.period_days(last_day=period.last_day, days=period_days)),
             contacts=period.contacts_series,
@@ -601,8 +604,10 @@ def figure_names(
     agent_names = {agent.id: agent.name for agent in members}
     named = {}
     for pod_id, agent_ids in agent_ids_by_pod.items():
-        ids = agent_ids | {agent.id for agent in members if agent.pod_id == pod_id}
+        pod_members = sorted(agent.id for agent in members if agent.pod_id == pod_id)
+        ids = agent_ids | set(pod_members)
         named[pod_id] = {
+            "members": pod_members,
             "reasons": {str(key): name for key, name in reason_names.items()},
             "templates": {str(key): name for key, name in template_names.items()},
             "agents": {
