@@ -3,7 +3,9 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Case, Count, F, Q, QuerySet, When
 
 from pods import rules
@@ -536,3 +538,83 @@ def agent_role_of_user(*, user_id: int) -> AgentRole | None:
         return None
     agent_id, pod_id, role = row
     return AgentRole(agent_id=agent_id, user_id=user_id, pod_id=pod_id, role=role)
+
+
+# --- Staffing figures: the pod dashboard and the organisation view --------------------
+
+
+@dataclass(frozen=True)
+class PodStaffing:
+    """A pod's people and customers now. Agents are its current members (not
+    left, user active, any role: everyone the pod pays for), by proficiency
+    tier; the cost per customer is a month of those agents at
+    HELPDESK["AGENT_MONTHLY_COST"] over the pod's customers."""
+
+    pod: Pod
+    agents: int
+    tiers: dict[str, int]
+    open_seats: int
+    customers_per_agent: Decimal | None
+    cost_per_customer: Decimal | None
+    cost_currency: str
+    split_progress: int
+
+    @property
+    def customers(self) -> int:
+        return self.pod.customer_count
+
+
+def pod_staffing(*, pod_id: int) -> PodStaffing:
+    """The staffing figures of one pod, in one read. Raises Pod.DoesNotExist."""
+    return _staffing(_pods_with_staffing().get(id=pod_id))
+
+
+def organisation_staffing() -> list[PodStaffing]:
+    """The staffing figures of every pod not closed, by name, in one read."""
+    pods = _pods_with_staffing().exclude(state=Pod.State.CLOSED).order_by("name", "id")
+    return [_staffing(pod) for pod in pods]
+
+
+def split_history(*, limit: int = 20) -> list[PodSplit]:
+    """The latest splits of every pod, newest first."""
+    return list(
+        PodSplit.objects.select_related("source", "new_pod").order_by(
+            "-requested_at", "-id"
+        )[:limit]
+    )
+
+
+def _pods_with_staffing() -> QuerySet[Pod]:
+    current = Q(members__left_on__isnull=True, members__user__is_active=True)
+    by_tier = {
+        f"tier_{tier.lower()}": Count(
+            "members", filter=current & Q(members__tier=tier), distinct=True
+        )
+        for tier in rules.TIERS
+    }
+    return Pod.objects.select_related("lead__user").annotate(
+        current_members=Count("members", filter=current, distinct=True),
+        vacant_seats=Count("seats", filter=Q(seats__agent__isnull=True), distinct=True),
+        **by_tier,
+    )
+
+
+def _staffing(pod: Pod) -> PodStaffing:
+    cost = settings.HELPDESK["AGENT_MONTHLY_COST"]
+    agents, customers = pod.current_members, pod.customer_count
+    return PodStaffing(
+        pod=pod,
+        agents=agents,
+        tiers={tier: getattr(pod, f"tier_{tier.lower()}") for tier in rules.TIERS},
+        open_seats=pod.vacant_seats,
+        customers_per_agent=rules.customers_per_agent(
+            customers=customers, agents=agents
+        ),
+        cost_per_customer=rules.cost_per_customer(
+            agents=agents, customers=customers, agent_monthly_cost=cost
+        ),
+        cost_currency=settings.HELPDESK["AGENT_COST_CURRENCY"],
+        split_progress=rules.split_progress(
+            customers=customers, threshold=pod.split_threshold
+        ),
+    )

@@ -126,7 +126,7 @@ def bars_svg(rows: Sequence, *, label: str, maximum=None) -> SafeString:
     if not parsed:
         return _svg("bars", BAR_WIDTH, BAR_ROW, _no_data(label), mark_safe(""))
     values = [value for _, value, _ in parsed]
-    scale = float(maximum) if maximum else max(max(values), 0)
+    scale = float(maximum) if maximum else max(float(max(values)), 0.0)
     height = len(parsed) * (BAR_ROW + BAR_GAP) - BAR_GAP
     shapes = format_html_join(
         "",

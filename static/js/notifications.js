@@ -137,6 +137,17 @@
     }, delay);
   }
 
+  // A page watching a pod other than the user's own (a pod dashboard) names
+  // it in data-follow-pod; the server joins its events only if the user may
+  // see that pod. Asked again after every hello: a reconnect starts afresh.
+  function followWatchedPod() {
+    var watcher = document.querySelector("[data-follow-pod]");
+    var podId = watcher ? parseInt(watcher.dataset.followPod, 10) : NaN;
+    if (!isNaN(podId) && socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "follow", pod: podId }));
+    }
+  }
+
   function onMessage(message) {
     var event;
     try {
@@ -150,6 +161,7 @@
     if (event.type === "hello") {
       retryMs = FIRST_RETRY_MS;
       setLive("connected");
+      followWatchedPod();
     } else if (event.type === "notify") {
       // An event without text is for the page's scripts only (a new message,
       // someone typing): nothing to read, so no empty toast.

@@ -106,6 +106,18 @@ class TestBars:
         assert labels == ["High", "Middle", "Low"]
         assert values == ["2", "4", "1"]
 
+    def test_decimal_values_are_drawn_like_any_number(self):
+        rows = [("Mercury", Decimal("1.89")), ("Venus", Decimal("3.78"))]
+
+        svg = parse(charts.bars_svg(rows, label="Cost"))
+
+        widths = [
+            float(row.findall(f"{SVG}rect")[1].get("width"))
+            for row in svg.findall(f"{SVG}g")
+        ]
+        assert widths == [75.0, 150.0]
+        assert svg.get("aria-label") == "Cost: Mercury 1.9; Venus 3.8."
+
     def test_a_given_maximum_scales_instead(self):
         svg = parse(charts.bars_svg([("Open", 3)], label="x", maximum=6))
 
