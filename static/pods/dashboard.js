@@ -11,6 +11,7 @@
  * at most every second; a hidden tab refetches when it is shown again. The time
  * of the last refresh is shown in [data-live-updated] ("Updated {time}", from
  * the root's data-text-updated; data-text-refresh-failed when a refetch fails).
+ * Once the server confirms the follow, the root gets data-following="<pod>".
  *
  * Loaded from a static file only: no inline script, no eval (strict CSP).
  */
@@ -134,6 +135,13 @@
         schedule();
       }
       connectedOnce = true;
+      return;
+    }
+    if (detail.type === "following") {
+      // The pod's events flow from here on; catch up on any since the page
+      // loaded. data-following tells the browser tests the socket is ready.
+      root().dataset.following = String(detail.pod);
+      schedule(0);
       return;
     }
     if (detail.type === "notify" && typeof detail.kind === "string" && LIVE_KINDS.test(detail.kind)) {
