@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tickets.views import chat, contact, inbound, survey, workspace
+from tickets.views import chat, contact, figures, inbound, survey, workspace
 from tickets.views import templates as reply_templates
 
 urlpatterns = [
@@ -126,4 +126,18 @@ urlpatterns = [
         workspace.attachment_download,
         name="attachment-download",
     ),
+    # The tickets panels of the dashboards (htmx fragments and CSV), included
+    # by the pages of pods by name.
+    path(
+        "pods/<int:pod_id>/figures/live/",
+        figures.pod_figures_live,
+        name="pod-figures-live",
+    ),
+    path("pods/<int:pod_id>/figures/", figures.pod_figures, name="pod-figures"),
+    path(
+        "organisation/figures/",
+        figures.organisation_figures,
+        name="organisation-figures",
+    ),
+    path("me/figures/panel/", figures.my_figures_panel, name="my-figures-panel"),
 ]

@@ -9,6 +9,7 @@ from tickets.models import (
     SatisfactionSurvey,
     Ticket,
 )
+from tickets.rules import FIGURE_PERIODS
 
 MAX_TEXT_LENGTH = 100_000
 
@@ -224,3 +225,157 @@ class PodSatisfactionOutput(serializers.Serializer):
     average = serializers.DecimalField(max_digits=3, decimal_places=2, allow_null=True)
     count = serializers.IntegerField()
     agents = AgentSatisfactionOutput(many=True)
+
+
+# --- Dashboard figures --------------------------------------------------------------
+# Shapes of tickets.selectors' figure dataclasses; rates are shares 0..1 and
+# durations seconds. Named Figure* so the schema's components stay unique.
+
+# Generous: a Decimal with more digits than max_digits would fail to render.
+FIGURE_DIGITS = 20
+
+
+def _rate(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=FIGURE_DIGITS, decimal_places=3, allow_null=True, **kwargs
+    )
+
+
+class FigurePeriodInput(serializers.Serializer):
+    period = serializers.ChoiceField(
+        choices=list(FIGURE_PERIODS),
+        default=7,
+        help_text="Local days of the pod up to today, today included.",
+    )
+
+
+class FigureDurationOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    median_seconds = serializers.FloatField(
+        allow_null=True, help_text="Within 5% of the exact median."
+    )
+    p90_seconds = serializers.FloatField(
+        allow_null=True, help_text="Within 5% of the exact 90th percentile."
+    )
+
+
+class FigureCsatOutput(serializers.Serializer):
+    answered = serializers.IntegerField()
+    ratings = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Surveys per rating, 1 to 5."
+    )
+    satisfied_rate = _rate(help_text="Share rated 4 or 5.")
+    mean = serializers.DecimalField(
+        max_digits=FIGURE_DIGITS, decimal_places=2, allow_null=True
+    )
+
+
+class FigureContinuityOutput(serializers.Serializer):
+    repeat_contacts = serializers.IntegerField()
+    same_pod = serializers.IntegerField()
+    same_pod_rate = _rate()
+    both_assigned = serializers.IntegerField()
+    same_agent = serializers.IntegerField()
+    same_agent_rate = _rate()
+
+
+class FigureReasonOutput(serializers.Serializer):
+    reason_id = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField()
+    contacts = serializers.IntegerField()
+    previous_contacts = serializers.IntegerField()
+    trend = serializers.CharField(help_text="UP, DOWN, FLAT or NEW.")
+    change = _rate(help_text="(contacts - previous) / previous.")
+    series = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Contacts per day, oldest first."
+    )
+
+
+class FigureTemplateOutput(serializers.Serializer):
+    template_id = serializers.IntegerField()
+    title = serializers.CharField()
+    uses = serializers.IntegerField()
+    rated = serializers.IntegerField()
+    satisfied_rate = _rate()
+    mean_rating = serializers.DecimalField(
+        max_digits=FIGURE_DIGITS, decimal_places=2, allow_null=True
+    )
+
+
+class FigureAgentOutput(serializers.Serializer):
+    agent_id = serializers.IntegerField()
+    name = serializers.CharField()
+    handled = serializers.IntegerField()
+    one_touch_rate = _rate()
+    reopened = serializers.IntegerField()
+    first_response = FigureDurationOutput()
+    csat = FigureCsatOutput()
+
+
+class FigureSeriesOutput(serializers.Serializer):
+    days = serializers.ListField(child=serializers.DateField())
+    contacts = serializers.ListField(child=serializers.IntegerField())
+    solved = serializers.ListField(child=serializers.IntegerField())
+    first_response_median_seconds = serializers.ListField(
+        child=serializers.FloatField(allow_null=True)
+    )
+    csat = serializers.ListField(child=_rate())
+
+
+class PodFiguresOutput(serializers.Serializer):
+    """A pod's figures over its local days first_day..last_day, as of the
+    refresh they were computed at."""
+
+    pod_id = serializers.IntegerField()
+    pod_name = serializers.CharField()
+    time_zone = serializers.CharField()
+    period_days = serializers.IntegerField()
+    first_day = serializers.DateField()
+    last_day = serializers.DateField()
+    as_of = serializers.DateTimeField(allow_null=True)
+    customers = serializers.IntegerField()
+    contacts = serializers.IntegerField()
+    contacts_per_customer = serializers.DecimalField(
+        max_digits=FIGURE_DIGITS, decimal_places=4, allow_null=True
+    )
+    contacts_per_1000_customers = serializers.DecimalField(
+        max_digits=FIGURE_DIGITS, decimal_places=2, allow_null=True
+    )
+    first_response = FigureDurationOutput()
+    resolution = FigureDurationOutput()
+    solved = serializers.IntegerField()
+    one_touch = serializers.IntegerField()
+    one_touch_rate = _rate()
+    reopened = serializers.IntegerField()
+    reopen_rate = _rate()
+    csat = FigureCsatOutput()
+    continuity = FigureContinuityOutput()
+    reasons = FigureReasonOutput(many=True)
+    templates = FigureTemplateOutput(many=True)
+    agents = FigureAgentOutput(many=True)
+    series = FigureSeriesOutput()
+
+
+class OrganisationFiguresOutput(serializers.Serializer):
+    period_days = serializers.IntegerField()
+    pods = PodFiguresOutput(many=True)
+
+
+class MyFiguresOutput(serializers.Serializer):
+    """The calling agent's own figures over their pod's period (first_day,
+    last_day and as_of are null before its first refresh)."""
+
+    agent_id = serializers.IntegerField()
+    period_days = serializers.IntegerField()
+    first_day = serializers.DateField(allow_null=True)
+    last_day = serializers.DateField(allow_null=True)
+    as_of = serializers.DateTimeField(allow_null=True)
+    handled = serializers.IntegerField()
+    one_touch = serializers.IntegerField()
+    one_touch_rate = _rate()
+    reopened = serializers.IntegerField()
+    first_response = FigureDurationOutput()
+    csat = FigureCsatOutput()
+    handled_series = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Handled per day, oldest first."
+    )

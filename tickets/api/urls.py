@@ -35,4 +35,16 @@ urlpatterns = [
         views.PodSatisfaction.as_view(),
         name="api-satisfaction",
     ),
+    # The figures of the dashboards.
+    path(
+        "pods/<int:pod_id>/figures/",
+        views.PodFiguresDetail.as_view(),
+        name="api-pod-figures",
+    ),
+    path(
+        "organisation/figures/",
+        views.OrganisationFiguresList.as_view(),
+        name="api-organisation-figures",
+    ),
+    path("me/figures/", views.MyFigures.as_view(), name="api-my-figures"),
 ]

@@ -14,7 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    APIException,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -343,3 +348,82 @@ class PodSatisfaction(APIView):
             pod_id=pod.id, start=end - timedelta(days=filters["days"]), end=end
         )
         return Response(serializers.PodSatisfactionOutput(figures).data)
+
+
+# --- Dashboard figures ----------------------------------------------------------------
+
+DASHBOARD_PERMISSION = "pods.view_dashboard"
+
+
+def dashboard_pod(request, pod_id: int):
+    """The pod if the caller may see its dashboard; 404 otherwise, so another
+    pod is indistinguishable from a missing one."""
+    try:
+        pod = pods.selectors.pod_detail(pod_id=pod_id)
+    except ObjectDoesNotExist:
+        raise Http404 from None
+    if not request.user.has_perm(DASHBOARD_PERMISSION, pod):
+        raise Http404
+    return pod
+
+
+class PodFiguresDetail(APIView):
+    @extend_schema(
+        parameters=[serializers.FigurePeriodInput],
+        responses={
+            200: serializers.PodFiguresOutput,
+            404: OpenApiResponse(
+                description="No such pod, not yours to see, or its figures are "
+                "not computed yet (the message says which)."
+            ),
+        },
+    )
+    def get(self, request, pod_id: int):
+        """A pod's figures over the period (1, 7, 30 or 90 local days up to
+        today), from its rollup; as_of says when they were computed. Leads
+        see their pod, admins any pod."""
+        pod = dashboard_pod(request, pod_id)
+        period = valid(serializers.FigurePeriodInput, request.query_params)["period"]
+        figures = selectors.pod_figures(pod_id=pod.id, period_days=period)
+        if figures is None:
+            raise NotFound("This pod's figures are not computed yet.")
+        return Response(serializers.PodFiguresOutput(figures).data)
+
+
+class OrganisationFiguresList(APIView):
+    @extend_schema(
+        parameters=[serializers.FigurePeriodInput],
+        responses=serializers.OrganisationFiguresOutput,
+    )
+    def get(self, request):
+        """Every pod's figures over the period, side by side (for those who
+        may see every pod)."""
+        require_model_perm(request, "pods.view_all_pods")
+        period = valid(serializers.FigurePeriodInput, request.query_params)["period"]
+        rows = selectors.organisation_figures(period_days=period)
+        return Response(
+            serializers.OrganisationFiguresOutput(
+                {"period_days": period, "pods": rows}
+            ).data
+        )
+
+
+class MyFigures(APIView):
+    @extend_schema(
+        parameters=[serializers.FigurePeriodInput],
+        responses={
+            200: serializers.MyFiguresOutput,
+            404: OpenApiResponse(description="You are not an agent."),
+        },
+    )
+    def get(self, request):
+        """Your own figures as an agent over the period of your pod."""
+        # pods.middleware read the signed-in agent already; a token call did not.
+        agent = getattr(request, "agent", None) or pods.selectors.agent_for_user(
+            user_id=request.user.pk
+        )
+        if agent is None:
+            raise NotFound("Only agents have figures of their own.")
+        period = valid(serializers.FigurePeriodInput, request.query_params)["period"]
+        figures = selectors.agent_figures(agent_id=agent.id, period_days=period)
+        return Response(serializers.MyFiguresOutput(figures).data)

@@ -1,0 +1,984 @@
+"""The tickets panels of the dashboards: htmx fragments the pages of pods
+include by URL name, each also a CSV download.
+
+- pod-figures-live: a pod's queue now and each agent's load (refetched live)
+- pod-figures: a pod's figures of the period (?period=1|7|30|90)
+- organisation-figures: every pod side by side on the same figures
+- my-figures-panel: an agent's own figures of the period
+
+Every panel says as of when its figures are: period figures are read from the
+pod's period row (one row, whatever the period and the size of the tables) and
+are as of its last refresh; live ones are as of the request.
+
+Who sees what (pods.backends decides): a pod's panels answer 404 for a pod the
+user may not view (pods.view_dashboard: a lead their pod, admins any pod, an
+agent none), like a missing pod; the organisation's need pods.view_all_pods
+(403); an agent's own figures need only being an agent (404 for anyone else).
+
+A period other than 1, 7, 30 or 90 days answers 400 with the reason, as the
+dashboard pages do: a mistyped link learns what to fix instead of silently
+getting other figures than it asked for. `?format=csv&table=<name>` answers one
+table as CSV (one row per figure, agent, reason, template or pod, each with the
+as-of time); an unknown table is a 400 too."""
+
+import csv
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from operator import attrgetter
+from statistics import median
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+import pods.selectors
+from tickets import rules, selectors
+
+DASHBOARD_PERMISSION = "pods.view_dashboard"
+ALL_PODS_PERMISSION = "pods.view_all_pods"
+DEFAULT_PERIOD = 7
+PERIOD_LABELS = {
+    1: _("Today"),
+    7: _("Last 7 days"),
+    30: _("Last 30 days"),
+    90: _("Last 90 days"),
+}
+# An agent this loaded (open tickets against capacity) and the most loaded of
+# their pod, above the pod's median, holds up the queue: seed 002's bottleneck.
+BOTTLENECK_LOAD = Decimal("0.8")
+# Meters go amber from this share of capacity (the bottleneck's threshold).
+LOAD_HIGH = BOTTLENECK_LOAD
+TOP_REASONS = 10
+TOP_TEMPLATES = 10
+# A spreadsheet runs a cell that starts like a formula: names are data.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+EMPTY = "—"
+
+TABLE_LABELS = {
+    "queue": _("Queue now"),
+    "agents": _("Agents"),
+    "figures": _("Figures"),
+    "reasons": _("Contact reasons"),
+    "templates": _("Reply templates"),
+    "pods": _("Pods"),
+}
+LIVE_TABLES = ("queue", "agents")
+POD_TABLES = ("figures", "agents", "reasons", "templates")
+ORGANISATION_TABLES = ("pods",)
+MY_TABLES = ("figures",)
+
+
+# --- Input ----------------------------------------------------------------------------
+
+
+class PanelForm(forms.Form):
+    period = forms.TypedChoiceField(
+        choices=[(days, days) for days in rules.FIGURE_PERIODS],
+        coerce=int,
+        required=False,
+        empty_value=DEFAULT_PERIOD,
+        error_messages={
+            "invalid_choice": _("Choose a period of 1, 7, 30 or 90 days."),
+        },
+    )
+    format = forms.ChoiceField(
+        choices=[("html", "HTML"), ("csv", "CSV")],
+        required=False,
+        error_messages={"invalid_choice": _("Choose the format html or csv.")},
+    )
+    table = forms.ChoiceField(choices=(), required=False)
+
+    def __init__(self, *args, tables: Iterable[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        tables = tuple(tables)
+        self.tables = tables
+        self.fields["table"].choices = [(table, table) for table in tables]
+        self.fields["table"].error_messages["invalid_choice"] = gettext(
+            "Choose the table %(tables)s."
+        ) % {"tables": ", ".join(tables)}
+
+    @property
+    def days(self) -> int:
+        return self.cleaned_data["period"]
+
+    @property
+    def wants_csv(self) -> bool:
+        return self.cleaned_data["format"] == "csv"
+
+    @property
+    def table_name(self) -> str:
+        return self.cleaned_data["table"] or self.tables[0]
+
+
+class BadRequest(Exception):
+    """The panel's query string is not one it answers; the message says why."""
+
+
+def _panel_form(request: HttpRequest, tables: Iterable[str]) -> PanelForm:
+    form = PanelForm(data=request.GET, tables=tables)
+    if not form.is_valid():
+        raise BadRequest(
+            "; ".join(str(error) for errors in form.errors.values() for error in errors)
+        )
+    return form
+
+
+def _bad_request(problem: BadRequest) -> HttpResponse:
+    return HttpResponse(
+        gettext("Cannot show these figures: %(problem)s") % {"problem": problem},
+        status=400,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def panel_view(view: Callable) -> Callable:
+    """Signed in, GET only, and a bad query string answered 400 with why."""
+
+    def answer(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except BadRequest as problem:
+            return _bad_request(problem)
+
+    answer.__doc__, answer.__name__ = view.__doc__, view.__name__
+    return login_required(require_GET(answer))
+
+
+def downloads(url: str, tables: Iterable[str], period: int | None = None) -> list:
+    """(label, url) of each of a panel's CSV tables."""
+    links = []
+    for table in tables:
+        query = {"format": "csv", "table": table}
+        if period is not None:
+            query = {"period": period, **query}
+        links.append((TABLE_LABELS[table], f"{url}?{urlencode(query)}"))
+    return links
+
+
+# --- Access ---------------------------------------------------------------------------
+
+
+def dashboard_pod(request: HttpRequest, pod_id: int):
+    """The pod if the user may see its dashboard, else 404: another pod is
+    indistinguishable from a missing one."""
+    try:
+        pod = pods.selectors.pod_detail(pod_id=pod_id)
+    except ObjectDoesNotExist:
+        raise Http404 from None
+    if not request.user.has_perm(DASHBOARD_PERMISSION, pod):
+        raise Http404
+    return pod
+
+
+def require_all_pods(request: HttpRequest) -> None:
+    if not request.user.has_perm(ALL_PODS_PERMISSION):
+        raise PermissionDenied
+
+
+def own_agent(request: HttpRequest):
+    """The signed-in user's Agent (read once by pods.middleware), else 404."""
+    agent = getattr(request, "agent", None)
+    if agent is None:
+        agent = pods.selectors.agent_for_user(user_id=request.user.pk)
+    if agent is None:
+        raise Http404
+    return agent
+
+
+# --- Panels ---------------------------------------------------------------------------
+
+
+@panel_view
+def pod_figures_live(request: HttpRequest, pod_id: int) -> HttpResponse:
+    """GET /pods/<id>/figures/live/[?format=csv&table=queue|agents]: the queue
+    now (unassigned, open, pending, oldest waiting, SLA) and each member's
+    presence, open tickets against capacity and tickets handled today."""
+    form = _panel_form(request, LIVE_TABLES)
+    pod = dashboard_pod(request, pod_id)
+    live = selectors.pod_live_figures(pod_id=pod.id, now=timezone.now())
+    if form.wants_csv:
+        return _live_csv(live, table=form.table_name)
+    return render(request, "tickets/figures/_live.html", _live_context(pod, live))
+
+
+@panel_view
+def pod_figures(request: HttpRequest, pod_id: int) -> HttpResponse:
+    """GET /pods/<id>/figures/?period=1|7|30|90[&format=csv&table=figures|
+    agents|reasons|templates]: the pod's figures of the period."""
+    form = _panel_form(request, POD_TABLES)
+    pod = dashboard_pod(request, pod_id)
+    figures = selectors.pod_figures(pod_id=pod.id, period_days=form.days)
+    if form.wants_csv:
+        if figures is None:
+            raise Http404
+        return _pod_csv(figures, table=form.table_name)
+    return render(
+        request,
+        "tickets/figures/_pod.html",
+        _pod_context(pod, figures, period=form.days),
+    )
+
+
+@panel_view
+def organisation_figures(request: HttpRequest) -> HttpResponse:
+    """GET /organisation/figures/?period=[&format=csv]: every pod side by side
+    on the period's figures (those who may see every pod)."""
+    require_all_pods(request)
+    form = _panel_form(request, ORGANISATION_TABLES)
+    rows = selectors.organisation_figures(period_days=form.days)
+    if form.wants_csv:
+        return _organisation_csv(rows, period=form.days)
+    return render(
+        request,
+        "tickets/figures/_organisation.html",
+        _organisation_context(rows, period=form.days),
+    )
+
+
+@panel_view
+def my_figures_panel(request: HttpRequest) -> HttpResponse:
+    """GET /me/figures/panel/?period=[&format=csv]: the signed-in agent's own
+    figures of the period."""
+    form = _panel_form(request, MY_TABLES)
+    agent = own_agent(request)
+    figures = selectors.agent_figures(agent_id=agent.id, period_days=form.days)
+    if form.wants_csv:
+        return _mine_csv(figures, agent_name=str(agent))
+    return render(
+        request,
+        "tickets/figures/_mine.html",
+        _mine_context(figures, period=form.days),
+    )
+
+
+# --- Words ----------------------------------------------------------------------------
+
+
+def duration_words(seconds: float | None) -> str:
+    """45 s, 14 min, 3 h 5 min, 2 d 4 h: at most two units."""
+    if seconds is None:
+        return EMPTY
+    seconds = max(round(seconds), 0)
+    if seconds < 60:
+        return gettext("%(seconds)d s") % {"seconds": seconds}
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return gettext("%(minutes)d min") % {"minutes": minutes}
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        if minutes == 0:
+            return gettext("%(hours)d h") % {"hours": hours}
+        return gettext("%(hours)d h %(minutes)d min") % {
+            "hours": hours,
+            "minutes": minutes,
+        }
+    days, hours = divmod(hours, 24)
+    if hours == 0:
+        return gettext("%(days)d d") % {"days": days}
+    return gettext("%(days)d d %(hours)d h") % {"days": days, "hours": hours}
+
+
+def percent_words(rate: Decimal | None) -> str:
+    """62%, 4.5% (a decimal below 10%, where it still tells something)."""
+    if rate is None:
+        return EMPTY
+    percent = Decimal(rate) * 100
+    places = 1 if percent < 10 and percent != percent.to_integral_value() else 0
+    return gettext("%(percent)s%%") % {
+        "percent": formats.number_format(round(percent, places), places, use_l10n=True)
+    }
+
+
+def number_words(value: Decimal | int | None, places: int = 0) -> str:
+    if value is None:
+        return EMPTY
+    return formats.number_format(value, places, use_l10n=True, force_grouping=True)
+
+
+def trend_view(direction: str, change: Decimal | None) -> dict:
+    """An arrow and its words: the arrow is decoration, the words say it."""
+    if direction == rules.Trend.NEW:
+        return {
+            "tone": "new",
+            "arrow": "★",
+            "short": pgettext("trend", "new"),
+            "words": gettext("None in the previous period"),
+        }
+    if direction == rules.Trend.FLAT or change is None:
+        return {
+            "tone": "flat",
+            "arrow": "→",
+            "short": pgettext("trend", "same"),
+            "words": gettext("As many as in the previous period"),
+        }
+    size = percent_words(abs(change))
+    if direction == rules.Trend.UP:
+        words = gettext("Up %(change)s on the period before") % {"change": size}
+        return {"tone": "up", "arrow": "▲", "short": f"+{size}", "words": words}
+    words = gettext("Down %(change)s on the period before") % {"change": size}
+    return {"tone": "down", "arrow": "▼", "short": f"-{size}", "words": words}
+
+
+def as_of_view(as_of: datetime | None) -> dict | None:
+    """When the figures were computed, for the "as of" line: the time alone
+    today (the viewer's zone), with the date otherwise."""
+    if as_of is None:
+        return None
+    local = timezone.localtime(as_of)
+    return {
+        "moment": as_of,
+        "today": local.date() == timezone.localdate(),
+    }
+
+
+# --- Live panel -----------------------------------------------------------------------
+
+
+def _load(open_tickets: int, capacity: int) -> Decimal:
+    return Decimal(open_tickets) / Decimal(max(capacity, 1))
+
+
+def bottleneck_ids(agents) -> set[int]:
+    """Seed 002's bottleneck: the most loaded agent(s), when their load is high
+    (BOTTLENECK_LOAD of capacity or more) and above the pod's median, so a team
+    loaded evenly has nobody singled out."""
+    loads = {
+        agent.agent_id: _load(agent.open_tickets, agent.capacity) for agent in agents
+    }
+    if len(loads) < 2:
+        return {agent_id for agent_id, load in loads.items() if load >= BOTTLENECK_LOAD}
+    highest, middle = max(loads.values()), median(loads.values())
+    if highest < BOTTLENECK_LOAD or highest <= middle:
+        return set()
+    return {agent_id for agent_id, load in loads.items() if load == highest}
+
+
+def _live_context(pod, live) -> dict:
+    bottlenecks = bottleneck_ids(live.agents)
+    now = live.as_of
+    waiting = (
+        (now - live.oldest_waiting_since).total_seconds()
+        if live.oldest_waiting_since is not None
+        else None
+    )
+    return {
+        "pod": pod,
+        "live": live,
+        "downloads": downloads(reverse("pod-figures-live", args=[pod.id]), LIVE_TABLES),
+        "as_of": as_of_view(live.as_of),
+        "oldest_waiting_words": duration_words(waiting),
+        "agents": [
+            {
+                "agent": agent,
+                "load_percent": round(_load(agent.open_tickets, agent.capacity) * 100),
+                "load_high": agent.capacity * LOAD_HIGH,
+                "full": agent.open_tickets >= agent.capacity,
+                "bottleneck": agent.agent_id in bottlenecks,
+            }
+            for agent in live.agents
+        ],
+        "has_bottleneck": bool(bottlenecks),
+        "bottleneck_percent": round(BOTTLENECK_LOAD * 100),
+        "handled_rows": [(agent.name, agent.handled_today) for agent in live.agents],
+    }
+
+
+# --- Pod panel ------------------------------------------------------------------------
+
+
+def _period_words(figures) -> dict:
+    return {
+        "first_day": figures.first_day,
+        "last_day": figures.last_day,
+        "label": PERIOD_LABELS.get(figures.period_days, ""),
+    }
+
+
+def _durations_view(durations) -> dict:
+    return {
+        "count": durations.count,
+        "median": duration_words(durations.median_seconds),
+        "p90": duration_words(durations.p90_seconds),
+    }
+
+
+def _csat_view(csat) -> dict:
+    return {
+        "answered": csat.answered,
+        "satisfied": percent_words(csat.satisfied_rate),
+        "mean": number_words(csat.mean, 1),
+        "rating_rows": [
+            (
+                gettext("%(rating)s stars") % {"rating": rating},
+                count,
+                f"rating-{rating}",
+            )
+            for rating, count in zip(
+                range(5, 0, -1), reversed(csat.ratings), strict=True
+            )
+        ],
+    }
+
+
+def _series_minutes(values: Iterable[float | None]) -> list[float | None]:
+    return [None if value is None else round(value / 60, 1) for value in values]
+
+
+def _pod_context(pod, figures, *, period: int) -> dict:
+    context: dict[str, Any] = {
+        "pod": pod,
+        "figures": figures,
+        "period": period,
+        "period_label": PERIOD_LABELS[period],
+        "downloads": downloads(
+            reverse("pod-figures", args=[pod.id]), POD_TABLES, period
+        ),
+    }
+    if figures is None:
+        return context
+    return {
+        **context,
+        "as_of": as_of_view(figures.as_of),
+        "words": {
+            "per_1000": number_words(figures.contacts_per_1000_customers, 1),
+            "customers": number_words(figures.customers),
+            "first_response": _durations_view(figures.first_response),
+            "resolution": _durations_view(figures.resolution),
+            "one_touch": percent_words(figures.one_touch_rate),
+            "reopen": percent_words(figures.reopen_rate),
+            "csat": _csat_view(figures.csat),
+            "same_pod": percent_words(figures.continuity.same_pod_rate),
+            "same_agent": percent_words(figures.continuity.same_agent_rate),
+        },
+        "series": {
+            "contacts": list(figures.series.contacts),
+            "solved": list(figures.series.solved),
+            "first_response_minutes": _series_minutes(
+                figures.series.first_response_median_seconds
+            ),
+            "csat": [
+                None if value is None else value * 100 for value in figures.series.csat
+            ],
+        },
+        "reasons": [
+            {
+                "reason": reason,
+                "trend": trend_view(reason.trend, reason.change),
+            }
+            for reason in figures.reasons[:TOP_REASONS]
+        ],
+        "more_reasons": max(len(figures.reasons) - TOP_REASONS, 0),
+        "templates": [
+            {
+                "template": template,
+                "satisfied": percent_words(template.satisfied_rate),
+                "mean": number_words(template.mean_rating, 1),
+            }
+            for template in figures.templates[:TOP_TEMPLATES]
+        ],
+        "more_templates": max(len(figures.templates) - TOP_TEMPLATES, 0),
+        "agents": [
+            {
+                "agent": agent,
+                "one_touch": percent_words(agent.one_touch_rate),
+                "first_response": _durations_view(agent.first_response),
+                "csat": percent_words(agent.csat.satisfied_rate),
+            }
+            for agent in figures.agents
+        ],
+        "handled_rows": [(agent.name, agent.handled) for agent in figures.agents],
+        "most_handled": max((agent.handled for agent in figures.agents), default=0),
+    }
+
+
+# --- Organisation panel ---------------------------------------------------------------
+
+
+def _organisation_context(rows, *, period: int) -> dict:
+    as_ofs = [row.as_of for row in rows if row.as_of is not None]
+    return {
+        "period": period,
+        "downloads": downloads(
+            reverse("organisation-figures"), ORGANISATION_TABLES, period
+        ),
+        "period_label": PERIOD_LABELS[period],
+        "as_of": as_of_view(min(as_ofs)) if as_ofs else None,
+        "pods": [
+            {
+                "figures": row,
+                "per_1000": number_words(row.contacts_per_1000_customers, 1),
+                "first_response": _durations_view(row.first_response),
+                "resolution": _durations_view(row.resolution),
+                "one_touch": percent_words(row.one_touch_rate),
+                "reopen": percent_words(row.reopen_rate),
+                "csat": percent_words(row.csat.satisfied_rate),
+                "same_pod": percent_words(row.continuity.same_pod_rate),
+                "same_agent": percent_words(row.continuity.same_agent_rate),
+            }
+            for row in rows
+        ],
+        "first_response_rows": [
+            (row.pod_name, round(row.first_response.median_seconds / 60, 1))
+            for row in rows
+            if row.first_response.median_seconds is not None
+        ],
+        "csat_rows": [
+            (row.pod_name, row.csat.satisfied_rate * 100)
+            for row in rows
+            if row.csat.satisfied_rate is not None
+        ],
+    }
+
+
+# --- An agent's own panel -------------------------------------------------------------
+
+
+def _mine_context(figures, *, period: int) -> dict:
+    return {
+        "figures": figures,
+        "period": period,
+        "downloads": downloads(reverse("my-figures-panel"), MY_TABLES, period),
+        "period_label": PERIOD_LABELS[period],
+        "as_of": as_of_view(figures.as_of),
+        "words": {
+            "one_touch": percent_words(figures.one_touch_rate),
+            "first_response": _durations_view(figures.first_response),
+            "csat": _csat_view(figures.csat),
+        },
+        "handled_series": list(figures.handled_series),
+    }
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One figure of a CSV's figures table: a stable key, its label, the value
+    in its unit (seconds, a share 0..1, a count)."""
+
+    key: str
+    label: str
+    value: Any
+    unit: str
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 1)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _csv_response(filename: str, header: list, rows: Iterable[list]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow([str(name) for name in header])
+    for row in rows:
+        writer.writerow([_cell(value) for value in row])
+    return response
+
+
+def _stamp(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+COUNT, SECONDS, SHARE, RATING, PER_CUSTOMER = (
+    "count",
+    "seconds",
+    "share",
+    "rating",
+    "per customer",
+)
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    key: str
+    label: str
+    unit: str
+    read: Callable[[Any], Any]
+
+
+def _rating(rating: int) -> Callable[[Any], int]:
+    return lambda figures: figures.csat.ratings[rating - 1]
+
+
+def _duration_specs(prefix: str, labels: tuple) -> list[FigureSpec]:
+    count, median_label, p90_label = labels
+    return [
+        FigureSpec(f"{prefix}_count", count, COUNT, attrgetter(f"{prefix}.count")),
+        FigureSpec(
+            f"{prefix}_median_seconds",
+            median_label,
+            SECONDS,
+            attrgetter(f"{prefix}.median_seconds"),
+        ),
+        FigureSpec(
+            f"{prefix}_p90_seconds",
+            p90_label,
+            SECONDS,
+            attrgetter(f"{prefix}.p90_seconds"),
+        ),
+    ]
+
+
+FIRST_RESPONSE_LABELS = (
+    _("First responses"),
+    _("First response time, median"),
+    _("First response time, 90th percentile"),
+)
+RESOLUTION_LABELS = (
+    _("Tickets solved (resolution times)"),
+    _("Resolution time, median"),
+    _("Resolution time, 90th percentile"),
+)
+RATING_LABELS = {
+    1: _("Surveys rated 1"),
+    2: _("Surveys rated 2"),
+    3: _("Surveys rated 3"),
+    4: _("Surveys rated 4"),
+    5: _("Surveys rated 5"),
+}
+CSAT_SPECS = (
+    FigureSpec(
+        "csat_answered", _("Surveys answered"), COUNT, attrgetter("csat.answered")
+    ),
+    *(
+        FigureSpec(
+            f"csat_rating_{rating}", RATING_LABELS[rating], COUNT, _rating(rating)
+        )
+        for rating in range(1, 6)
+    ),
+    FigureSpec(
+        "csat_satisfied_rate",
+        _("CSAT (rated 4 or 5)"),
+        SHARE,
+        attrgetter("csat.satisfied_rate"),
+    ),
+    FigureSpec("csat_mean", _("Mean rating"), RATING, attrgetter("csat.mean")),
+)
+# Every figure of a pod's period, one row each in the figures CSV and one
+# column each in the organisation's (the API holds the same).
+POD_FIGURE_SPECS = (
+    FigureSpec("customers", _("Customers"), COUNT, attrgetter("customers")),
+    FigureSpec("contacts", _("Contacts"), COUNT, attrgetter("contacts")),
+    FigureSpec(
+        "contacts_per_customer",
+        _("Contacts per customer"),
+        PER_CUSTOMER,
+        attrgetter("contacts_per_customer"),
+    ),
+    FigureSpec(
+        "contacts_per_1000_customers",
+        _("Contacts per 1,000 customers"),
+        COUNT,
+        attrgetter("contacts_per_1000_customers"),
+    ),
+    *_duration_specs("first_response", FIRST_RESPONSE_LABELS),
+    *_duration_specs("resolution", RESOLUTION_LABELS),
+    FigureSpec("solved", _("Tickets solved"), COUNT, attrgetter("solved")),
+    FigureSpec("one_touch", _("Solved with one reply"), COUNT, attrgetter("one_touch")),
+    FigureSpec(
+        "one_touch_rate", _("One-touch resolution"), SHARE, attrgetter("one_touch_rate")
+    ),
+    FigureSpec("reopened", _("Solved tickets reopened"), COUNT, attrgetter("reopened")),
+    FigureSpec("reopen_rate", _("Reopen rate"), SHARE, attrgetter("reopen_rate")),
+    *CSAT_SPECS,
+    FigureSpec(
+        "repeat_contacts",
+        _("Repeat contacts"),
+        COUNT,
+        attrgetter("continuity.repeat_contacts"),
+    ),
+    FigureSpec(
+        "same_pod",
+        _("Repeat contacts in the same pod"),
+        COUNT,
+        attrgetter("continuity.same_pod"),
+    ),
+    FigureSpec(
+        "same_pod_rate",
+        _("Continuity: same pod"),
+        SHARE,
+        attrgetter("continuity.same_pod_rate"),
+    ),
+    FigureSpec(
+        "both_assigned",
+        _("Repeat contacts with both assigned"),
+        COUNT,
+        attrgetter("continuity.both_assigned"),
+    ),
+    FigureSpec(
+        "same_agent",
+        _("Repeat contacts with the same agent"),
+        COUNT,
+        attrgetter("continuity.same_agent"),
+    ),
+    FigureSpec(
+        "same_agent_rate",
+        _("Continuity: same agent"),
+        SHARE,
+        attrgetter("continuity.same_agent_rate"),
+    ),
+)
+AGENT_FIGURE_SPECS = (
+    FigureSpec("handled", _("Tickets handled"), COUNT, attrgetter("handled")),
+    FigureSpec("one_touch", _("Solved with one reply"), COUNT, attrgetter("one_touch")),
+    FigureSpec(
+        "one_touch_rate", _("One-touch resolution"), SHARE, attrgetter("one_touch_rate")
+    ),
+    FigureSpec("reopened", _("Solved tickets reopened"), COUNT, attrgetter("reopened")),
+    *_duration_specs("first_response", FIRST_RESPONSE_LABELS),
+    *CSAT_SPECS,
+)
+
+
+def figure_rows(specs: Iterable[FigureSpec], figures) -> list[FigureRow]:
+    return [
+        FigureRow(spec.key, str(spec.label), spec.read(figures), spec.unit)
+        for spec in specs
+    ]
+
+
+FIGURE_HEADER = [
+    _("Figure"),
+    _("Key"),
+    _("Value"),
+    _("Unit"),
+    _("Period (days)"),
+    _("First day"),
+    _("Last day"),
+    _("As of"),
+]
+
+
+def _figure_table(rows: list[FigureRow], figures) -> list[list]:
+    return [
+        [
+            row.label,
+            row.key,
+            row.value,
+            row.unit,
+            figures.period_days,
+            figures.first_day,
+            figures.last_day,
+            _stamp(figures.as_of),
+        ]
+        for row in rows
+    ]
+
+
+def _pod_csv(figures, *, table: str) -> HttpResponse:
+    stamp = [
+        figures.period_days,
+        figures.first_day,
+        figures.last_day,
+        _stamp(figures.as_of),
+    ]
+    period_header = [_("Period (days)"), _("First day"), _("Last day"), _("As of")]
+    if table == "figures":
+        header = [_("Pod"), *FIGURE_HEADER]
+        rows = [
+            [figures.pod_name, *row]
+            for row in _figure_table(figure_rows(POD_FIGURE_SPECS, figures), figures)
+        ]
+    elif table == "agents":
+        header = [
+            _("Pod"),
+            _("Agent"),
+            _("Agent id"),
+            _("Tickets handled"),
+            _("One-touch resolution"),
+            _("Solved tickets reopened"),
+            _("First responses"),
+            _("First response, median (seconds)"),
+            _("First response, 90th percentile (seconds)"),
+            _("Surveys answered"),
+            _("CSAT (rated 4 or 5)"),
+            _("Mean rating"),
+            *period_header,
+        ]
+        rows = [
+            [
+                figures.pod_name,
+                agent.name,
+                agent.agent_id,
+                agent.handled,
+                agent.one_touch_rate,
+                agent.reopened,
+                agent.first_response.count,
+                agent.first_response.median_seconds,
+                agent.first_response.p90_seconds,
+                agent.csat.answered,
+                agent.csat.satisfied_rate,
+                agent.csat.mean,
+                *stamp,
+            ]
+            for agent in figures.agents
+        ]
+    elif table == "reasons":
+        header = [
+            _("Pod"),
+            _("Contact reason"),
+            _("Reason id"),
+            _("Contacts"),
+            _("Contacts in the period before"),
+            _("Trend"),
+            _("Change"),
+            _("Contacts per day"),
+            *period_header,
+        ]
+        rows = [
+            [
+                figures.pod_name,
+                reason.name,
+                reason.reason_id,
+                reason.contacts,
+                reason.previous_contacts,
+                reason.trend,
+                reason.change,
+                " ".join(str(count) for count in reason.series),
+                *stamp,
+            ]
+            for reason in figures.reasons
+        ]
+    else:
+        header = [
+            _("Pod"),
+            _("Template"),
+            _("Template id"),
+            _("Uses"),
+            _("Surveys answered"),
+            _("CSAT (rated 4 or 5)"),
+            _("Mean rating"),
+            *period_header,
+        ]
+        rows = [
+            [
+                figures.pod_name,
+                template.title,
+                template.template_id,
+                template.uses,
+                template.rated,
+                template.satisfied_rate,
+                template.mean_rating,
+                *stamp,
+            ]
+            for template in figures.templates
+        ]
+    return _csv_response(
+        f"pod-{figures.pod_id}-{table}-{figures.period_days}d.csv", header, rows
+    )
+
+
+def _live_csv(live, *, table: str) -> HttpResponse:
+    if table == "queue":
+        header = [_("Figure"), _("Key"), _("Value"), _("Unit"), _("As of")]
+        figures = [
+            FigureRow("unassigned", gettext("Unassigned"), live.unassigned, COUNT),
+            FigureRow("open", gettext("Open"), live.open, COUNT),
+            FigureRow("pending", gettext("Pending"), live.pending, COUNT),
+            FigureRow(
+                "oldest_waiting_since",
+                gettext("Oldest waiting since"),
+                _stamp(live.oldest_waiting_since),
+                "time",
+            ),
+            FigureRow(
+                "sla_breached", gettext("Past their SLA"), live.sla_breached, COUNT
+            ),
+            FigureRow(
+                "sla_due_soon", gettext("SLA due soon"), live.sla_due_soon, COUNT
+            ),
+            FigureRow(
+                "handled_today", gettext("Handled today"), live.handled_today, COUNT
+            ),
+        ]
+        rows = [
+            [row.label, row.key, row.value, row.unit, _stamp(live.as_of)]
+            for row in figures
+        ]
+    else:
+        bottlenecks = bottleneck_ids(live.agents)
+        header = [
+            _("Agent"),
+            _("Agent id"),
+            _("Role"),
+            _("Presence"),
+            _("Open tickets"),
+            _("Capacity"),
+            _("Handled today"),
+            _("Tier"),
+            _("Proficiency"),
+            _("Bottleneck"),
+            _("As of"),
+        ]
+        rows = [
+            [
+                agent.name,
+                agent.agent_id,
+                agent.role,
+                agent.presence,
+                agent.open_tickets,
+                agent.capacity,
+                agent.handled_today,
+                agent.tier,
+                agent.proficiency_score,
+                gettext("yes") if agent.agent_id in bottlenecks else "",
+                _stamp(live.as_of),
+            ]
+            for agent in live.agents
+        ]
+    return _csv_response(f"pod-{live.pod_id}-live-{table}.csv", header, rows)
+
+
+def _organisation_csv(rows, *, period: int) -> HttpResponse:
+    header = [
+        _("Pod"),
+        _("Pod id"),
+        *(spec.label for spec in POD_FIGURE_SPECS),
+        _("Period (days)"),
+        _("First day"),
+        _("Last day"),
+        _("As of"),
+    ]
+    body = [
+        [
+            figures.pod_name,
+            figures.pod_id,
+            *(spec.read(figures) for spec in POD_FIGURE_SPECS),
+            figures.period_days,
+            figures.first_day,
+            figures.last_day,
+            _stamp(figures.as_of),
+        ]
+        for figures in rows
+    ]
+    return _csv_response(f"organisation-figures-{period}d.csv", header, body)
+
+
+def _mine_csv(figures, *, agent_name: str) -> HttpResponse:
+    header = [_("Agent"), *FIGURE_HEADER]
+    rows = [
+        [agent_name, *row]
+        for row in _figure_table(figure_rows(AGENT_FIGURE_SPECS, figures), figures)
+    ]
+    return _csv_response(f"my-figures-{figures.period_days}d.csv", header, rows)
