@@ -280,7 +280,10 @@ def _agent_rows(
         return rows[(number, agent_id)]
 
     agent_ids = sorted(context.agent_names)
+    # The pod's grants only (its index), not every grant of every pod: a
+    # grant is made in the pod of the ticket's customer.
     marked = Grant.objects.filter(
+        pod_id=pod_id,
         kind=Grant.Kind.GRANT,
         stage__in=[rules.AGENT, rules.SELF_SERVICE],
         agent__isnull=False,
@@ -497,12 +500,15 @@ def period_figures_merge(
 
 
 def delegation_snapshot_refresh(
-    *, now: datetime, days: int = selectors.DEFAULT_PERIOD_DAYS
+    *,
+    now: datetime,
+    days: int = selectors.DEFAULT_PERIOD_DAYS,
+    thresholds: selectors.InsightThresholds | None = None,
 ) -> DelegationSnapshot:
     """Store the delegation recommendations of the last `days` days, for the
     organisation view (the insights page computes its own, live)."""
     insights = selectors.delegation_insights(
-        period=selectors.insight_period(now=now, days=days)
+        period=selectors.insight_period(now=now, days=days), thresholds=thresholds
     )
     recommendations = [
         {

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 import authority.selectors
 import authority.services
+import authority.tasks
 from authority.models import (
     AuthorityAgentDay,
     AuthorityDay,
@@ -295,6 +296,7 @@ class TestRefresh:
 
         assert "1 pods, 3 pod-days" in out.getvalue()
         assert AuthorityDay.objects.get(pod_id=pod.id).grants == 1
+        assert authority.tasks.refresh_authority_figures(days=2) == 1
         assert figures_of(pod, 1, now=now).grants_by_stage == {1: 0, 2: 1, 3: 0}
 
     def test_the_delegation_snapshot_keeps_the_recommendations(self, funnel):
@@ -304,6 +306,25 @@ class TestRefresh:
 
         assert snapshot.recommendations == []
         assert figures.recommendations_as_of == T
+
+    def test_the_snapshot_gives_the_insights_recommendation_in_words(
+        self, funnel, pod, agents, lead
+    ):
+        for number, amount in enumerate([15, 16, 18, 20, 21]):
+            ticket = customer_ticket(pod, number, at=T - timedelta(days=5))
+            asked = ask(agents[number % 3], ticket, amount, at=T - timedelta(days=4))
+            decide(asked, lead, after=timedelta(hours=number + 1))
+        small = authority.selectors.InsightThresholds(min_requests=3)
+
+        authority.services.delegation_snapshot_refresh(now=T, thresholds=small)
+        figures = authority.selectors.organisation_authority_figures(days=7, now=T)
+
+        (found,) = figures.recommendations
+        assert found.text == (
+            "Move class extension up to 21 days to stage 2: 5 requests in 30 "
+            "days, 100% approved, median wait 3 h"
+        )
+        assert found.key == "1to2:extension:all:21"
 
 
 def _stored():
