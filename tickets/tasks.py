@@ -111,7 +111,10 @@ def advance_lifecycle() -> tuple[int, int]:
 
 @shared_task(name="tickets.refresh_figures")
 def refresh_figures(*, days: int = 2) -> int:
-    """Recompute every pod's last `days` local days of figures (2: today and
-    yesterday, every minute; 90 nightly, for late reopens, answers and
-    assignments), then its period rows. Idempotent."""
-    return services.figures_rollups_refresh(days=days, now=timezone.now()).day_rows
+    """Recompute every pod's last `days` local days of figures, then its
+    period rows. Idempotent. Every minute (2 days): today, and yesterday once
+    after it ended; nightly (90): every day again, for late reopens, merges
+    and reassignments."""
+    return services.figures_rollups_refresh(
+        days=days, now=timezone.now(), closed_days_again=days > 2
+    ).day_rows

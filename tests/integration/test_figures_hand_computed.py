@@ -330,6 +330,23 @@ class TestRefresh:
         assert fresh.resolution == raw.resolution
         assert fresh.one_touch == raw.one_touch == 2
 
+    def test_the_minutes_run_computes_a_closed_day_once(self, floor):
+        before_midnight = at(5, 6, 23, 59)
+        tickets.services.figures_refresh(days=2, now=before_midnight)
+        later = NOW + timedelta(minutes=1)
+
+        # May 6 was computed before it ended: computed again, once.
+        tickets.services.figures_refresh(days=2, now=NOW, closed_days_again=False)
+        tickets.services.figures_refresh(days=2, now=later, closed_days_again=False)
+
+        computed = dict(
+            PodDayFigures.objects.filter(pod=floor.pod).values_list(
+                "day", "computed_at"
+            )
+        )
+        assert computed[date(2026, 5, 6)] == NOW
+        assert computed[TODAY] == later
+
 
 class TestLiveFigures:
     def test_queue_and_agents_now(self, floor):

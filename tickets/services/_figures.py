@@ -102,12 +102,18 @@ class FiguresRefreshed:
 
 
 def figures_rollups_refresh(
-    *, days: Iterable[date] | int, now: datetime, pod_ids: Sequence[int] | None = None
+    *,
+    days: Iterable[date] | int,
+    now: datetime,
+    pod_ids: Sequence[int] | None = None,
+    closed_days_again: bool = True,
 ) -> FiguresRefreshed:
     """Recompute the day rows of the days (figures_refresh), then the period
     rows from them (figures_periods_refresh): what the beat tasks and the
     command run."""
-    day_rows = figures_refresh(days=days, pod_ids=pod_ids, now=now)
+    day_rows = figures_refresh(
+        days=days, pod_ids=pod_ids, now=now, closed_days_again=closed_days_again
+    )
     period_rows = figures_periods_refresh(now=now, pod_ids=pod_ids)
     return FiguresRefreshed(day_rows=day_rows, period_rows=period_rows)
 
@@ -116,12 +122,22 @@ def figures_rollups_refresh(
 
 
 def figures_refresh(
-    *, days: Iterable[date] | int, pod_ids: Sequence[int] | None = None, now: datetime
+    *,
+    days: Iterable[date] | int,
+    pod_ids: Sequence[int] | None = None,
+    now: datetime,
+    closed_days_again: bool = True,
 ) -> int:
     """Recompute the day rows of the given local days (or of the last `days`
     local days up to today, today by each pod's clock) for the given pods
     (None: every pod not closed) from the raw rows. Return the day rows
-    written."""
+    written.
+
+    closed_days_again=False skips a pod's day whose row was computed after
+    the day ended: no new event can fall on a day gone by, only late changes
+    to its facts (a reopen, a merge), which the nightly run (True) picks up.
+    The minute's run so computes yesterday once after midnight, then today
+    only."""
     pods_found = _pods(pod_ids)
     if not pods_found:
         return 0
@@ -129,10 +145,31 @@ def figures_refresh(
         day_list = _last_days(pods=pods_found, days=days, now=now)
     else:
         day_list = sorted(set(days))
+    closed = (
+        set()
+        if closed_days_again
+        else _closed_rows(pods=pods_found, days=day_list, now=now)
+    )
     written = 0
     for day in day_list:
-        written += _day_refresh(pods=pods_found, day=day, now=now)
+        open_pods = [pod for pod in pods_found if (pod.id, day) not in closed]
+        if open_pods:
+            written += _day_refresh(pods=open_pods, day=day, now=now)
     return written
+
+
+def _closed_rows(
+    *, pods: list[_PodRef], days: list[date], now: datetime
+) -> set[tuple[int, date]]:
+    zones = {pod.id: pod.time_zone for pod in pods}
+    rows = PodDayFigures.objects.filter(
+        pod_id__in=list(zones), day__in=days
+    ).values_list("pod_id", "day", "computed_at")
+    return {
+        (pod_id, day)
+        for pod_id, day, computed_at in rows
+        if computed_at >= rules.local_day_bounds(day, zones[pod_id])[1]
+    }
 
 
 def _last_days(*, pods: list[_PodRef], days: int, now: datetime) -> list[date]:
@@ -197,41 +234,20 @@ class _DayFacts:
 
     def _contacts(self, ranges: list[tuple]) -> None:
         condition, params = _sql_ranges("t.pod_id", "t.created_at", ranges)
-        table = Ticket._meta.db_table
-        # The customer's previous ticket (by creation, merged duplicates
-        # aside): a probe of the customer index per contact of the day.
-        sql = f"""
-            SELECT t.pod_id, t.contact_reason_id, COUNT(*), COUNT(p.id),
-                   SUM(CASE WHEN p.pod_id = t.pod_id THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN p.assignee_id IS NOT NULL
-                             AND t.assignee_id IS NOT NULL THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN p.assignee_id = t.assignee_id THEN 1 ELSE 0 END)
-            FROM (
-                SELECT t.pod_id, t.contact_reason_id, t.assignee_id,
-                       (SELECT e.id FROM {table} e
-                        WHERE e.customer_id = t.customer_id
-                          AND e.merged_into_id IS NULL
-                          AND (e.created_at < t.created_at
-                               OR (e.created_at = t.created_at AND e.id < t.id))
-                        ORDER BY e.created_at DESC, e.id DESC
-                        LIMIT 1) AS previous_id
-                FROM {table} t
-                WHERE t.merged_into_id IS NULL AND ({condition})
-            ) t
-            LEFT JOIN {table} p ON p.id = t.previous_id
-            GROUP BY t.pod_id, t.contact_reason_id
-        """  # noqa: S608 - table names from the models, values as parameters
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(_contacts_sql(condition), params)
             rows = cursor.fetchall()
-        for pod_id, reason, contacts, repeat, same_pod, both, same_agent in rows:
+        for pod_id, reason, assignee, previous_pod, previous_assignee in rows:
             totals = self._pod(pod_id)
-            totals["contacts"] += contacts
-            totals["reasons"][reason or NO_REASON] += contacts
-            totals["repeat_contacts"] += repeat
-            totals["same_pod"] += same_pod or 0
-            totals["both_assigned"] += both or 0
-            totals["same_agent"] += same_agent or 0
+            totals["contacts"] += 1
+            totals["reasons"][reason or NO_REASON] += 1
+            if previous_pod is None:
+                continue
+            totals["repeat_contacts"] += 1
+            totals["same_pod"] += previous_pod == pod_id
+            if assignee is not None and previous_assignee is not None:
+                totals["both_assigned"] += 1
+                totals["same_agent"] += assignee == previous_assignee
 
     def _first_responses(self, ranges: list[tuple]) -> None:
         first_author = (
@@ -355,6 +371,41 @@ class _DayFacts:
             tally[1] += count
             tally[2] += count if rating in rules.SATISFIED_RATINGS else 0
             tally[3] += count * rating
+
+
+# The customer's previous ticket (by creation, merged duplicates aside): one
+# backward probe of the customer index per contact of the day. A row per
+# contact, added up in Python: a grouped query would evaluate the probe once
+# per aggregate that mentions it, and a join to the previous ticket by id was
+# planned as a hash of the whole table.
+_PREVIOUS = """
+    FROM {table} e
+    WHERE e.customer_id = t.customer_id AND e.merged_into_id IS NULL
+      AND e.created_at <= t.created_at
+      AND (e.created_at < t.created_at OR e.id < t.id)
+    ORDER BY e.created_at DESC, e.id DESC
+    LIMIT 1
+"""
+
+
+def _contacts_sql(condition: str) -> str:
+    table = Ticket._meta.db_table
+    previous = _PREVIOUS.format(table=table)
+    if connection.vendor == "postgresql":
+        return f"""
+            SELECT t.pod_id, t.contact_reason_id, t.assignee_id,
+                   p.pod_id, p.assignee_id
+            FROM {table} t
+            LEFT JOIN LATERAL (SELECT e.pod_id, e.assignee_id {previous}) p ON true
+            WHERE t.merged_into_id IS NULL AND ({condition})
+        """  # noqa: S608 - table names from the models, values as parameters
+    # SQLite has no LATERAL: two probes (the embedded default's data is small).
+    return f"""
+        SELECT t.pod_id, t.contact_reason_id, t.assignee_id,
+               (SELECT e.pod_id {previous}), (SELECT e.assignee_id {previous})
+        FROM {table} t
+        WHERE t.merged_into_id IS NULL AND ({condition})
+    """  # noqa: S608 - table names from the models, values as parameters
 
 
 def _orm_ranges(field: str, ranges: list[tuple], *, pod_field: str = "pod_id") -> Q:
