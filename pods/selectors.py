@@ -556,6 +556,7 @@ class PodStaffing:
     open_seats: int
     customers_per_agent: Decimal | None
     cost_per_customer: Decimal | None
+    agent_monthly_cost: Decimal
     cost_currency: str
     split_progress: int
 
@@ -613,6 +614,7 @@ def _staffing(pod: Pod) -> PodStaffing:
         cost_per_customer=rules.cost_per_customer(
             agents=agents, customers=customers, agent_monthly_cost=cost
         ),
+        agent_monthly_cost=cost,
         cost_currency=settings.HELPDESK["AGENT_COST_CURRENCY"],
         split_progress=rules.split_progress(
             customers=customers, threshold=pod.split_threshold

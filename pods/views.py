@@ -251,7 +251,6 @@ def _staffing_csv(rows: list[selectors.PodStaffing], *, filename: str) -> HttpRe
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     writer.writerow(STAFFING_CSV_HEADER)
-    cost = settings.HELPDESK["AGENT_MONTHLY_COST"]
     for row in rows:
         writer.writerow(
             [
@@ -267,7 +266,7 @@ def _staffing_csv(rows: list[selectors.PodStaffing], *, filename: str) -> HttpRe
                 row.tiers[Agent.Tier.LOW],
                 row.open_seats,
                 "" if row.customers_per_agent is None else row.customers_per_agent,
-                cost,
+                row.agent_monthly_cost,
                 "" if row.cost_per_customer is None else row.cost_per_customer,
                 row.cost_currency,
             ]

@@ -85,3 +85,32 @@ class RoutingPreviewOutput(serializers.Serializer):
 
 class PresenceInput(serializers.Serializer):
     presence = serializers.ChoiceField(choices=Agent.Presence.choices)
+
+
+class TiersOutput(serializers.Serializer):
+    HIGH = serializers.IntegerField()
+    MIDDLE = serializers.IntegerField()
+    LOW = serializers.IntegerField()
+
+
+class PodStaffingOutput(serializers.Serializer):
+    """A pod's people and customers now (pods.selectors.PodStaffing); the cost per
+    customer is a month of its agents at agent_monthly_cost over its customers."""
+
+    pod_id = serializers.IntegerField(source="pod.id")
+    pod = serializers.CharField(source="pod.name")
+    state = serializers.CharField(source="pod.state")
+    customers = serializers.IntegerField()
+    split_threshold = serializers.IntegerField(source="pod.split_threshold")
+    split_progress_percent = serializers.IntegerField(source="split_progress")
+    agents = serializers.IntegerField()
+    tiers = TiersOutput()
+    open_seats = serializers.IntegerField()
+    customers_per_agent = serializers.DecimalField(
+        max_digits=12, decimal_places=1, allow_null=True
+    )
+    agent_monthly_cost = serializers.DecimalField(max_digits=12, decimal_places=2)
+    cost_per_customer = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True
+    )
+    currency = serializers.CharField(source="cost_currency")

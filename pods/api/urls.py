@@ -13,4 +13,14 @@ urlpatterns = [
         "routing/preview/", views.RoutingPreview.as_view(), name="api-routing-preview"
     ),
     path("me/presence/", views.MyPresence.as_view(), name="api-my-presence"),
+    path(
+        "pods/<int:pod_id>/staffing/",
+        views.PodStaffing.as_view(),
+        name="api-pod-staffing",
+    ),
+    path(
+        "organisation/staffing/",
+        views.OrganisationStaffing.as_view(),
+        name="api-organisation-staffing",
+    ),
 ]

@@ -6,7 +6,7 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -119,3 +119,27 @@ class MyPresence(APIView):
             agent=agent, presence=data.validated_data["presence"], now=timezone.now()
         )
         return Response(serializers.AgentOutput(agent).data, status=status.HTTP_200_OK)
+
+
+class PodStaffing(APIView):
+    @extend_schema(responses=serializers.PodStaffingOutput)
+    def get(self, request, pod_id: int) -> Response:
+        """A pod's staffing figures now (the pod dashboard's): customers, agents
+        by tier, open seats, customers per agent, cost per customer, progress
+        to the split. 404 for a pod whose dashboard the caller may not see."""
+        try:
+            staffing = selectors.pod_staffing(pod_id=pod_id)
+        except Pod.DoesNotExist:
+            raise Http404 from None
+        require_perm(request, "pods.view_dashboard", staffing.pod)
+        return Response(serializers.PodStaffingOutput(staffing).data)
+
+
+class OrganisationStaffing(APIView):
+    @extend_schema(responses=serializers.PodStaffingOutput(many=True))
+    def get(self, request) -> Response:
+        """Every open pod's staffing figures, by name (needs pods.view_all_pods)."""
+        if not request.user.has_perm("pods.view_all_pods"):
+            raise PermissionDenied
+        rows = selectors.organisation_staffing()
+        return Response(serializers.PodStaffingOutput(rows, many=True).data)

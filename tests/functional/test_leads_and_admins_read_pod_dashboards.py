@@ -359,3 +359,46 @@ class TestQueryCounts:
             response = client.get("/organisation/")
 
         assert response.content.decode().count('id="organisation-pod-') == 4
+
+
+class TestStaffingApi:
+    def test_a_lead_reads_their_pods_staffing(self, client, pod, lead):
+        response = signed_in(client, lead.user).get(f"/api/pods/{pod.id}/staffing/")
+
+        assert response.status_code == 200
+        assert response.json() == {
+            "pod_id": pod.id,
+            "pod": "Mercury",
+            "state": "ACTIVE",
+            "customers": 9000,
+            "split_threshold": 10000,
+            "split_progress_percent": 90,
+            "agents": 4,
+            "tiers": {"HIGH": 2, "MIDDLE": 1, "LOW": 1},
+            "open_seats": 6,
+            "customers_per_agent": "2250.0",
+            "agent_monthly_cost": "4250.00",
+            "cost_per_customer": "1.89",
+            "currency": "EUR",
+        }
+
+    @pytest.mark.parametrize(("who", "status"), [("lead", 404), ("agent", 404)])
+    def test_another_pods_staffing_is_not_found(
+        self, client, pod, other_pod, lead, agent, who, status
+    ):
+        user = {"lead": lead.user, "agent": agent.user}[who]
+        target = other_pod if who == "lead" else pod
+
+        response = signed_in(client, user).get(f"/api/pods/{target.id}/staffing/")
+
+        assert response.status_code == status
+
+    def test_the_organisation_lists_every_pod_for_admins_only(
+        self, client, pod, other_pod, lead, admin
+    ):
+        refused = signed_in(client, lead.user).get("/api/organisation/staffing/")
+        listed = signed_in(client, admin).get("/api/organisation/staffing/")
+
+        assert refused.status_code == 403
+        assert [row["pod"] for row in listed.json()] == ["Mercury", "Venus"]
+        assert listed.json()[1]["cost_per_customer"] is None
