@@ -127,6 +127,8 @@ class Command(BaseCommand):
         # The dashboards read rollups: fill them for the whole history now
         # rather than wait for the beat (which the embedded default has not).
         tickets.services.figures_rollups_refresh(days=90, now=self.now)
+        authority.services.authority_figures_refresh(days=90, now=self.now)
+        authority.services.delegation_snapshot_refresh(now=self.now)
         self.print_logins(logins)
 
     def seed_admin(self) -> DemoLogin:
