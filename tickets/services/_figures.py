@@ -561,9 +561,12 @@ def figures_periods_refresh(
     pods_found = _pods(pod_ids)
     todays = {pod.id: rules.local_day(now, pod.time_zone) for pod in pods_found}
     longest = max(FIGURE_PERIODS)
+    first_today = min(todays.values(), default=now.date())
     by_pod = _day_totals(
         pod_ids=list(todays),
-        since=min(todays.values(), default=now.date()) - timedelta(days=2 * longest),
+        since=first_today - timedelta(days=2 * longest),
+        # Agents are shown for the periods themselves, never the previous ones.
+        agents_since=first_today - timedelta(days=longest),
     )
     periods = {
         pod.id: {
@@ -604,12 +607,14 @@ def figures_periods_refresh(
     return len(rows)
 
 
-def _day_totals(*, pod_ids: list[int], since: date) -> dict[int, dict]:
-    """Every pod's day totals since the day, with the refresh times: two
-    queries."""
+def _day_totals(
+    *, pod_ids: list[int], since: date, agents_since: date
+) -> dict[int, dict]:
+    """Every pod's day totals since the day (their agents' since
+    agents_since), with the refresh times: two queries."""
     agents: dict[tuple[int, date], dict[int, AgentTotals]] = defaultdict(dict)
     for row in AgentDayFigures.objects.filter(
-        pod_id__in=pod_ids, day__gte=since
+        pod_id__in=pod_ids, day__gte=agents_since
     ).values("pod_id", "agent_id", "day", *_AGENT_FIELDS):
         agents[row["pod_id"], row["day"]][row["agent_id"]] = agent_totals_of_row(row)
     by_pod: dict[int, dict] = {
