@@ -31,6 +31,7 @@ from pods.models import Agent
 from tests import factories
 from tickets.models import ContactReason, SatisfactionSurvey, Ticket
 from tickets.views import figures as panels
+from tickets.views._figure_csv import POD_FIGURES
 
 pytestmark = pytest.mark.django_db
 
@@ -353,7 +354,7 @@ class TestPodPanel:
         assert float(values["first_response_median_seconds"]) == pytest.approx(
             1200, rel=0.05
         )
-        assert len(rows) == len(panels.POD_FIGURE_SPECS)
+        assert len(rows) == len(POD_FIGURES)
         # Every row carries the period and the as-of time.
         assert {row[-1] for row in rows} == {figures.as_of.isoformat()}
         assert {row[-3] for row in rows} == {"2026-03-05"}
@@ -658,3 +659,22 @@ class TestWords:
     )
     def test_percents(self, rate, words):
         assert panels.percent_words(rate) == words
+
+
+class TestTeamLoad:
+    def test_open_tickets_against_the_capacity_of_those_online(self):
+        agents = [
+            SimpleNamespace(open_tickets=6, capacity=8, presence="ONLINE"),
+            SimpleNamespace(open_tickets=2, capacity=8, presence="ONLINE"),
+            SimpleNamespace(open_tickets=4, capacity=8, presence="OFFLINE"),
+        ]
+        assert panels.team_load(agents) == {
+            "held": 12,
+            "capacity": 16,
+            "online": 2,
+            "percent": 75,
+        }
+
+    def test_nobody_online_has_no_percentage(self):
+        agents = [SimpleNamespace(open_tickets=1, capacity=8, presence="AWAY")]
+        assert panels.team_load(agents)["percent"] is None

@@ -21,12 +21,9 @@ getting other figures than it asked for. `?format=csv&table=<name>` answers one
 table as CSV (one row per figure, agent, reason, template or pod, each with the
 as-of time); an unknown table is a 400 too."""
 
-import csv
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from operator import attrgetter
 from statistics import median
 from typing import Any
 
@@ -44,6 +41,7 @@ from django.views.decorators.http import require_GET
 
 import pods.selectors
 from tickets import rules, selectors
+from tickets.views import _figure_csv
 
 DASHBOARD_PERMISSION = "pods.view_dashboard"
 ALL_PODS_PERMISSION = "pods.view_all_pods"
@@ -54,15 +52,15 @@ PERIOD_LABELS = {
     30: _("Last 30 days"),
     90: _("Last 90 days"),
 }
-# An agent this loaded (open tickets against capacity) and the most loaded of
-# their pod, above the pod's median, holds up the queue: seed 002's bottleneck.
+# An agent this loaded (open tickets against capacity), and this much more
+# than the pod's median, holds up the queue: seed 002's bottleneck.
 BOTTLENECK_LOAD = Decimal("0.8")
+BOTTLENECK_GAP = Decimal("0.25")
+ONLINE = "ONLINE"
 # Meters go amber from this share of capacity (the bottleneck's threshold).
 LOAD_HIGH = BOTTLENECK_LOAD
 TOP_REASONS = 10
 TOP_TEMPLATES = 10
-# A spreadsheet runs a cell that starts like a formula: names are data.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EMPTY = "—"
 
 TABLE_LABELS = {
@@ -208,7 +206,9 @@ def pod_figures_live(request: HttpRequest, pod_id: int) -> HttpResponse:
     pod = dashboard_pod(request, pod_id)
     live = selectors.pod_live_figures(pod_id=pod.id, now=timezone.now())
     if form.wants_csv:
-        return _live_csv(live, table=form.table_name)
+        return _figure_csv.live_csv(
+            live, table=form.table_name, bottleneck_ids=bottleneck_ids(live.agents)
+        )
     return render(request, "tickets/figures/_live.html", _live_context(pod, live))
 
 
@@ -222,7 +222,7 @@ def pod_figures(request: HttpRequest, pod_id: int) -> HttpResponse:
     if form.wants_csv:
         if figures is None:
             raise Http404
-        return _pod_csv(figures, table=form.table_name)
+        return _figure_csv.pod_csv(figures, table=form.table_name)
     return render(
         request,
         "tickets/figures/_pod.html",
@@ -238,7 +238,7 @@ def organisation_figures(request: HttpRequest) -> HttpResponse:
     form = _panel_form(request, ORGANISATION_TABLES)
     rows = selectors.organisation_figures(period_days=form.days)
     if form.wants_csv:
-        return _organisation_csv(rows, period=form.days)
+        return _figure_csv.organisation_csv(rows, period=form.days)
     return render(
         request,
         "tickets/figures/_organisation.html",
@@ -254,7 +254,7 @@ def my_figures_panel(request: HttpRequest) -> HttpResponse:
     agent = own_agent(request)
     figures = selectors.agent_figures(agent_id=agent.id, period_days=form.days)
     if form.wants_csv:
-        return _mine_csv(figures, agent_name=str(agent))
+        return _figure_csv.agent_csv(figures, agent_name=str(agent))
     return render(
         request,
         "tickets/figures/_mine.html",
@@ -350,18 +350,32 @@ def _load(open_tickets: int, capacity: int) -> Decimal:
 
 
 def bottleneck_ids(agents) -> set[int]:
-    """Seed 002's bottleneck: the most loaded agent(s), when their load is high
-    (BOTTLENECK_LOAD of capacity or more) and above the pod's median, so a team
-    loaded evenly has nobody singled out."""
+    """Seed 002's bottleneck: agents whose load (open tickets against capacity)
+    is high (BOTTLENECK_LOAD or more) and well above the pod's median load
+    (BOTTLENECK_GAP or more), so a pod loaded evenly singles nobody out: its
+    team load tells that story."""
     loads = {
         agent.agent_id: _load(agent.open_tickets, agent.capacity) for agent in agents
     }
-    if len(loads) < 2:
-        return {agent_id for agent_id, load in loads.items() if load >= BOTTLENECK_LOAD}
-    highest, middle = max(loads.values()), median(loads.values())
-    if highest < BOTTLENECK_LOAD or highest <= middle:
-        return set()
-    return {agent_id for agent_id, load in loads.items() if load == highest}
+    middle = median(loads.values()) if len(loads) > 1 else Decimal(0)
+    return {
+        agent_id
+        for agent_id, load in loads.items()
+        if load >= BOTTLENECK_LOAD and load - middle >= BOTTLENECK_GAP
+    }
+
+
+def team_load(agents) -> dict:
+    """Open tickets held against the capacity of the agents online now."""
+    online = [agent for agent in agents if agent.presence == ONLINE]
+    held = sum(agent.open_tickets for agent in agents)
+    capacity = sum(agent.capacity for agent in online)
+    return {
+        "held": held,
+        "capacity": capacity,
+        "online": len(online),
+        "percent": round(Decimal(held) * 100 / capacity) if capacity else None,
+    }
 
 
 def _live_context(pod, live) -> dict:
@@ -390,19 +404,12 @@ def _live_context(pod, live) -> dict:
         ],
         "has_bottleneck": bool(bottlenecks),
         "bottleneck_percent": round(BOTTLENECK_LOAD * 100),
-        "handled_rows": [(agent.name, agent.handled_today) for agent in live.agents],
+        "bottleneck_gap": round(BOTTLENECK_GAP * 100),
+        "team_load": team_load(live.agents),
     }
 
 
 # --- Pod panel ------------------------------------------------------------------------
-
-
-def _period_words(figures) -> dict:
-    return {
-        "first_day": figures.first_day,
-        "last_day": figures.last_day,
-        "label": PERIOD_LABELS.get(figures.period_days, ""),
-    }
 
 
 def _durations_view(durations) -> dict:
@@ -497,7 +504,6 @@ def _pod_context(pod, figures, *, period: int) -> dict:
             }
             for agent in figures.agents
         ],
-        "handled_rows": [(agent.name, agent.handled) for agent in figures.agents],
         "most_handled": max((agent.handled for agent in figures.agents), default=0),
     }
 
@@ -558,427 +564,3 @@ def _mine_context(figures, *, period: int) -> dict:
         },
         "handled_series": list(figures.handled_series),
     }
-
-
-# --- CSV ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FigureRow:
-    """One figure of a CSV's figures table: a stable key, its label, the value
-    in its unit (seconds, a share 0..1, a count)."""
-
-    key: str
-    label: str
-    value: Any
-    unit: str
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, float):
-        return round(value, 1)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _csv_response(filename: str, header: list, rows: Iterable[list]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow([str(name) for name in header])
-    for row in rows:
-        writer.writerow([_cell(value) for value in row])
-    return response
-
-
-def _stamp(value: datetime | None) -> str:
-    return value.isoformat() if value is not None else ""
-
-
-COUNT, SECONDS, SHARE, RATING, PER_CUSTOMER = (
-    "count",
-    "seconds",
-    "share",
-    "rating",
-    "per customer",
-)
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    key: str
-    label: str
-    unit: str
-    read: Callable[[Any], Any]
-
-
-def _rating(rating: int) -> Callable[[Any], int]:
-    return lambda figures: figures.csat.ratings[rating - 1]
-
-
-def _duration_specs(prefix: str, labels: tuple) -> list[FigureSpec]:
-    count, median_label, p90_label = labels
-    return [
-        FigureSpec(f"{prefix}_count", count, COUNT, attrgetter(f"{prefix}.count")),
-        FigureSpec(
-            f"{prefix}_median_seconds",
-            median_label,
-            SECONDS,
-            attrgetter(f"{prefix}.median_seconds"),
-        ),
-        FigureSpec(
-            f"{prefix}_p90_seconds",
-            p90_label,
-            SECONDS,
-            attrgetter(f"{prefix}.p90_seconds"),
-        ),
-    ]
-
-
-FIRST_RESPONSE_LABELS = (
-    _("First responses"),
-    _("First response time, median"),
-    _("First response time, 90th percentile"),
-)
-RESOLUTION_LABELS = (
-    _("Tickets solved (resolution times)"),
-    _("Resolution time, median"),
-    _("Resolution time, 90th percentile"),
-)
-RATING_LABELS = {
-    1: _("Surveys rated 1"),
-    2: _("Surveys rated 2"),
-    3: _("Surveys rated 3"),
-    4: _("Surveys rated 4"),
-    5: _("Surveys rated 5"),
-}
-CSAT_SPECS = (
-    FigureSpec(
-        "csat_answered", _("Surveys answered"), COUNT, attrgetter("csat.answered")
-    ),
-    *(
-        FigureSpec(
-            f"csat_rating_{rating}", RATING_LABELS[rating], COUNT, _rating(rating)
-        )
-        for rating in range(1, 6)
-    ),
-    FigureSpec(
-        "csat_satisfied_rate",
-        _("CSAT (rated 4 or 5)"),
-        SHARE,
-        attrgetter("csat.satisfied_rate"),
-    ),
-    FigureSpec("csat_mean", _("Mean rating"), RATING, attrgetter("csat.mean")),
-)
-# Every figure of a pod's period, one row each in the figures CSV and one
-# column each in the organisation's (the API holds the same).
-POD_FIGURE_SPECS = (
-    FigureSpec("customers", _("Customers"), COUNT, attrgetter("customers")),
-    FigureSpec("contacts", _("Contacts"), COUNT, attrgetter("contacts")),
-    FigureSpec(
-        "contacts_per_customer",
-        _("Contacts per customer"),
-        PER_CUSTOMER,
-        attrgetter("contacts_per_customer"),
-    ),
-    FigureSpec(
-        "contacts_per_1000_customers",
-        _("Contacts per 1,000 customers"),
-        COUNT,
-        attrgetter("contacts_per_1000_customers"),
-    ),
-    *_duration_specs("first_response", FIRST_RESPONSE_LABELS),
-    *_duration_specs("resolution", RESOLUTION_LABELS),
-    FigureSpec("solved", _("Tickets solved"), COUNT, attrgetter("solved")),
-    FigureSpec("one_touch", _("Solved with one reply"), COUNT, attrgetter("one_touch")),
-    FigureSpec(
-        "one_touch_rate", _("One-touch resolution"), SHARE, attrgetter("one_touch_rate")
-    ),
-    FigureSpec("reopened", _("Solved tickets reopened"), COUNT, attrgetter("reopened")),
-    FigureSpec("reopen_rate", _("Reopen rate"), SHARE, attrgetter("reopen_rate")),
-    *CSAT_SPECS,
-    FigureSpec(
-        "repeat_contacts",
-        _("Repeat contacts"),
-        COUNT,
-        attrgetter("continuity.repeat_contacts"),
-    ),
-    FigureSpec(
-        "same_pod",
-        _("Repeat contacts in the same pod"),
-        COUNT,
-        attrgetter("continuity.same_pod"),
-    ),
-    FigureSpec(
-        "same_pod_rate",
-        _("Continuity: same pod"),
-        SHARE,
-        attrgetter("continuity.same_pod_rate"),
-    ),
-    FigureSpec(
-        "both_assigned",
-        _("Repeat contacts with both assigned"),
-        COUNT,
-        attrgetter("continuity.both_assigned"),
-    ),
-    FigureSpec(
-        "same_agent",
-        _("Repeat contacts with the same agent"),
-        COUNT,
-        attrgetter("continuity.same_agent"),
-    ),
-    FigureSpec(
-        "same_agent_rate",
-        _("Continuity: same agent"),
-        SHARE,
-        attrgetter("continuity.same_agent_rate"),
-    ),
-)
-AGENT_FIGURE_SPECS = (
-    FigureSpec("handled", _("Tickets handled"), COUNT, attrgetter("handled")),
-    FigureSpec("one_touch", _("Solved with one reply"), COUNT, attrgetter("one_touch")),
-    FigureSpec(
-        "one_touch_rate", _("One-touch resolution"), SHARE, attrgetter("one_touch_rate")
-    ),
-    FigureSpec("reopened", _("Solved tickets reopened"), COUNT, attrgetter("reopened")),
-    *_duration_specs("first_response", FIRST_RESPONSE_LABELS),
-    *CSAT_SPECS,
-)
-
-
-def figure_rows(specs: Iterable[FigureSpec], figures) -> list[FigureRow]:
-    return [
-        FigureRow(spec.key, str(spec.label), spec.read(figures), spec.unit)
-        for spec in specs
-    ]
-
-
-FIGURE_HEADER = [
-    _("Figure"),
-    _("Key"),
-    _("Value"),
-    _("Unit"),
-    _("Period (days)"),
-    _("First day"),
-    _("Last day"),
-    _("As of"),
-]
-
-
-def _figure_table(rows: list[FigureRow], figures) -> list[list]:
-    return [
-        [
-            row.label,
-            row.key,
-            row.value,
-            row.unit,
-            figures.period_days,
-            figures.first_day,
-            figures.last_day,
-            _stamp(figures.as_of),
-        ]
-        for row in rows
-    ]
-
-
-def _pod_csv(figures, *, table: str) -> HttpResponse:
-    stamp = [
-        figures.period_days,
-        figures.first_day,
-        figures.last_day,
-        _stamp(figures.as_of),
-    ]
-    period_header = [_("Period (days)"), _("First day"), _("Last day"), _("As of")]
-    if table == "figures":
-        header = [_("Pod"), *FIGURE_HEADER]
-        rows = [
-            [figures.pod_name, *row]
-            for row in _figure_table(figure_rows(POD_FIGURE_SPECS, figures), figures)
-        ]
-    elif table == "agents":
-        header = [
-            _("Pod"),
-            _("Agent"),
-            _("Agent id"),
-            _("Tickets handled"),
-            _("One-touch resolution"),
-            _("Solved tickets reopened"),
-            _("First responses"),
-            _("First response, median (seconds)"),
-            _("First response, 90th percentile (seconds)"),
-            _("Surveys answered"),
-            _("CSAT (rated 4 or 5)"),
-            _("Mean rating"),
-            *period_header,
-        ]
-        rows = [
-            [
-                figures.pod_name,
-                agent.name,
-                agent.agent_id,
-                agent.handled,
-                agent.one_touch_rate,
-                agent.reopened,
-                agent.first_response.count,
-                agent.first_response.median_seconds,
-                agent.first_response.p90_seconds,
-                agent.csat.answered,
-                agent.csat.satisfied_rate,
-                agent.csat.mean,
-                *stamp,
-            ]
-            for agent in figures.agents
-        ]
-    elif table == "reasons":
-        header = [
-            _("Pod"),
-            _("Contact reason"),
-            _("Reason id"),
-            _("Contacts"),
-            _("Contacts in the period before"),
-            _("Trend"),
-            _("Change"),
-            _("Contacts per day"),
-            *period_header,
-        ]
-        rows = [
-            [
-                figures.pod_name,
-                reason.name,
-                reason.reason_id,
-                reason.contacts,
-                reason.previous_contacts,
-                reason.trend,
-                reason.change,
-                " ".join(str(count) for count in reason.series),
-                *stamp,
-            ]
-            for reason in figures.reasons
-        ]
-    else:
-        header = [
-            _("Pod"),
-            _("Template"),
-            _("Template id"),
-            _("Uses"),
-            _("Surveys answered"),
-            _("CSAT (rated 4 or 5)"),
-            _("Mean rating"),
-            *period_header,
-        ]
-        rows = [
-            [
-                figures.pod_name,
-                template.title,
-                template.template_id,
-                template.uses,
-                template.rated,
-                template.satisfied_rate,
-                template.mean_rating,
-                *stamp,
-            ]
-            for template in figures.templates
-        ]
-    return _csv_response(
-        f"pod-{figures.pod_id}-{table}-{figures.period_days}d.csv", header, rows
-    )
-
-
-def _live_csv(live, *, table: str) -> HttpResponse:
-    if table == "queue":
-        header = [_("Figure"), _("Key"), _("Value"), _("Unit"), _("As of")]
-        figures = [
-            FigureRow("unassigned", gettext("Unassigned"), live.unassigned, COUNT),
-            FigureRow("open", gettext("Open"), live.open, COUNT),
-            FigureRow("pending", gettext("Pending"), live.pending, COUNT),
-            FigureRow(
-                "oldest_waiting_since",
-                gettext("Oldest waiting since"),
-                _stamp(live.oldest_waiting_since),
-                "time",
-            ),
-            FigureRow(
-                "sla_breached", gettext("Past their SLA"), live.sla_breached, COUNT
-            ),
-            FigureRow(
-                "sla_due_soon", gettext("SLA due soon"), live.sla_due_soon, COUNT
-            ),
-            FigureRow(
-                "handled_today", gettext("Handled today"), live.handled_today, COUNT
-            ),
-        ]
-        rows = [
-            [row.label, row.key, row.value, row.unit, _stamp(live.as_of)]
-            for row in figures
-        ]
-    else:
-        bottlenecks = bottleneck_ids(live.agents)
-        header = [
-            _("Agent"),
-            _("Agent id"),
-            _("Role"),
-            _("Presence"),
-            _("Open tickets"),
-            _("Capacity"),
-            _("Handled today"),
-            _("Tier"),
-            _("Proficiency"),
-            _("Bottleneck"),
-            _("As of"),
-        ]
-        rows = [
-            [
-                agent.name,
-                agent.agent_id,
-                agent.role,
-                agent.presence,
-                agent.open_tickets,
-                agent.capacity,
-                agent.handled_today,
-                agent.tier,
-                agent.proficiency_score,
-                gettext("yes") if agent.agent_id in bottlenecks else "",
-                _stamp(live.as_of),
-            ]
-            for agent in live.agents
-        ]
-    return _csv_response(f"pod-{live.pod_id}-live-{table}.csv", header, rows)
-
-
-def _organisation_csv(rows, *, period: int) -> HttpResponse:
-    header = [
-        _("Pod"),
-        _("Pod id"),
-        *(spec.label for spec in POD_FIGURE_SPECS),
-        _("Period (days)"),
-        _("First day"),
-        _("Last day"),
-        _("As of"),
-    ]
-    body = [
-        [
-            figures.pod_name,
-            figures.pod_id,
-            *(spec.read(figures) for spec in POD_FIGURE_SPECS),
-            figures.period_days,
-            figures.first_day,
-            figures.last_day,
-            _stamp(figures.as_of),
-        ]
-        for figures in rows
-    ]
-    return _csv_response(f"organisation-figures-{period}d.csv", header, body)
-
-
-def _mine_csv(figures, *, agent_name: str) -> HttpResponse:
-    header = [_("Agent"), *FIGURE_HEADER]
-    rows = [
-        [agent_name, *row]
-        for row in _figure_table(figure_rows(AGENT_FIGURE_SPECS, figures), figures)
-    ]
-    return _csv_response(f"my-figures-{figures.period_days}d.csv", header, rows)
