@@ -161,7 +161,7 @@ def pod_dashboard(request: HttpRequest, pod_id: int) -> HttpResponse:
             "pod": pod,
             "staffing": staffing,
             "tier_rows": _tier_rows(staffing),
-            "open_seats": selectors.pod_open_seats(pod_id=pod.id),
+            "open_seats": _open_seats_by_reason(pod.id),
             "splits": selectors.pod_splits(pod_id=pod.id)[:10],
         },
     )
@@ -217,6 +217,19 @@ def my_figures(request: HttpRequest) -> HttpResponse:
     return render(
         request, "pods/my_figures.html", {**_period_context(period), "agent": agent}
     )
+
+
+def _open_seats_by_reason(pod_id: int) -> list[dict]:
+    """Open seats grouped by why they opened, oldest first: a new pod's ten
+    founding seats are one line, not ten."""
+    groups: dict[str, dict] = {}
+    for seat in selectors.pod_open_seats(pod_id=pod_id):
+        group = groups.setdefault(
+            seat.reason,
+            {"reason": seat.get_reason_display(), "seats": 0, "since": seat.opened_at},
+        )
+        group["seats"] += 1
+    return list(groups.values())
 
 
 def _tier_rows(staffing: selectors.PodStaffing) -> list[tuple[str, int, str]]:

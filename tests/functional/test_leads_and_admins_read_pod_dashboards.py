@@ -228,6 +228,7 @@ class TestPodFigures:
         assert 'id="pod-customers-per-agent">2,250.0<' in html
         assert 'id="pod-cost-per-customer">1.89 EUR<' in html
         assert 'id="pod-open-seats">6<' in html
+        assert "6 open: Pod founded" in html
         assert "Agents by proficiency tier: High 2; Middle 1; Low 1." in html
         assert "Customers against the split threshold: 9,000 of 10,000 (90%)." in html
         assert "chart__fill--near" in html
@@ -246,6 +247,9 @@ class TestPodFigures:
         assert 'id="pod-customers-per-agent">3,000.0<' in html
         assert 'id="pod-cost-per-customer">1.42 EUR<' in html
         assert 'id="pod-open-seats">7<' in html
+        reasons = html.split('id="pod-open-seat-reasons"')[1].split("</ul>")[0]
+        assert "6 open: Pod founded" in reasons
+        assert "1 open: Growth" in reasons
 
     def test_the_csv_carries_the_same_figures(self, client, pod, lead):
         response = signed_in(client, lead.user).get(dashboard(pod, format="csv"))
@@ -310,7 +314,7 @@ class TestOrganisation:
         assert '<td class="num">9,000</td>' in mercury
         assert '<td class="num">2,250.0</td>' in mercury
         assert '<td class="num">1.89</td>' in mercury
-        assert "High 2" in mercury
+        assert '<span class="visually-hidden">High</span> 2</span>' in mercury
         assert "(90%)" in mercury
         assert f'id="organisation-pod-{other_pod.id}"' in html
         # Venus has no customers: no cost per customer, and no bar for it.
