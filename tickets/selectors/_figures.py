@@ -29,12 +29,13 @@ from tickets.models import (
     Ticket,
 )
 from tickets.rules import MEDIAN, NO_REASON, P90, AgentTotals, FigureTotals
+from tickets.selectors._queues import BREACHING_WINDOW
 
 PER_THOUSAND_PLACES = Decimal("0.01")
 PER_CUSTOMER_PLACES = Decimal("0.0001")
-# Due within this window counts as "due soon" on the live panel (the queue's
-# "breaching" view uses the same).
-DUE_SOON_WINDOW = timedelta(minutes=30)
+# Due within this window counts as "due soon" on the live panel: the queue's
+# "breaching" view's window, so both say the same.
+DUE_SOON_WINDOW = BREACHING_WINDOW
 
 
 # --- What the selectors return ----------------------------------------------------
