@@ -19,6 +19,14 @@ def sweep_webhooks() -> int:
     return len(due)
 
 
+@shared_task(name="authority.merge_customers")
+def merge_customers(*, source_id: int, target_id: int) -> None:
+    """Merge a possible duplicate (queued from the pods admin) in every app."""
+    services.customer_merge(
+        source_id=source_id, target_id=target_id, now=timezone.now()
+    )
+
+
 REFRESH_AUTHORITY_FIGURES_TASK = "authority.refresh_authority_figures"
 REFRESH_DELEGATION_SNAPSHOT_TASK = "authority.refresh_delegation_snapshot"
 

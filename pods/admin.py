@@ -24,7 +24,8 @@ from pods.models import (
     Seat,
 )
 
-MERGE_CUSTOMERS_TASK = "tickets.merge_customers"
+# The top app merges: each app below moves its own rows in one transaction.
+MERGE_CUSTOMERS_TASK = "authority.merge_customers"
 
 
 @admin.register(Pod)

@@ -174,6 +174,11 @@ class Customer(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Every customer merged into this one, directly or through a chain: their
+    # append-only history (grants) keeps its customer id, and the readers of a
+    # customer's history read it for this whole family, without a walk per read.
+    # Null for none: bulk loads (COPY) that do not name the column stay valid.
+    absorbed_ids = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     objects = CustomerQuerySet.as_manager()

@@ -486,6 +486,12 @@ class CustomerFacts:
     segment: str
     created_at: datetime
     display_name: str
+    absorbed_ids: tuple[int, ...] = ()
+
+    @property
+    def family_ids(self) -> tuple[int, ...]:
+        """This customer and every one merged into them: whose history is theirs."""
+        return (self.customer_id, *self.absorbed_ids)
 
 
 def customer_facts(*, customer_id: int) -> CustomerFacts | None:
@@ -501,12 +507,13 @@ def customer_facts(*, customer_id: int) -> CustomerFacts | None:
             "segment",
             "created_at",
             "display_name",
+            "absorbed_ids",
         )
         .first()
     )
     if row is None:
         return None
-    found, merged_into, pod, time_zone, segment, created_at, name = row
+    found, merged_into, pod, time_zone, segment, created_at, name, absorbed = row
     if merged_into is not None:
         return customer_facts(customer_id=merged_into)
     return CustomerFacts(
@@ -516,6 +523,7 @@ def customer_facts(*, customer_id: int) -> CustomerFacts | None:
         segment=segment,
         created_at=created_at,
         display_name=name,
+        absorbed_ids=tuple(absorbed or ()),
     )
 
 

@@ -833,6 +833,10 @@ def customer_merge(*, source_id: int, target_id: int, now: datetime) -> Customer
             target.save(update_fields=["primary_agent"])
         source.merged_into = target
         source.save(update_fields=["merged_into"])
+        target.absorbed_ids = sorted(
+            {*(target.absorbed_ids or ()), source.id, *(source.absorbed_ids or ())}
+        )
+        target.save(update_fields=["absorbed_ids"])
         Pod.objects.filter(id=source.pod_id).update(
             customer_count=F("customer_count") - 1
         )

@@ -21,14 +21,6 @@ def reconcile_agent_loads() -> int:
     return services.agent_loads_reconcile()
 
 
-@shared_task(name="tickets.merge_customers")
-def merge_customers(*, source_id: int, target_id: int) -> None:
-    """Merge a possible duplicate (queued from the pods admin)."""
-    services.customer_merge(
-        source_id=source_id, target_id=target_id, now=timezone.now()
-    )
-
-
 @shared_task(name="tickets.agent_presence_changed")
 def agent_presence_changed(*, agent_id: int, pod_id: int | None, presence: str) -> int:
     """An agent came online (take the pod's backlog) or went offline (give back

@@ -168,7 +168,7 @@ def usage_read(
     return rules.Usage(
         customer_since=customer.created_at,
         customer_grants=customer_recent_grants(
-            customer_id=customer.customer_id,
+            customer_ids=customer.family_ids,
             action_type_id=action_type_id,
             since=now - timedelta(days=history_days),
         ),
@@ -200,19 +200,27 @@ def usage_counted(
 
 
 def customer_recent_grants(
-    *, customer_id: int, action_type_id: int, since: datetime
+    *, customer_ids: Sequence[int], action_type_id: int, since: datetime
 ) -> tuple[tuple[datetime, Decimal], ...]:
     """(when, amount) of the customer's grants of the action since `since`
-    that still stand (a reversed grant counts for nothing)."""
+    that still stand (a reversed grant counts for nothing). `customer_ids` is
+    the customer's family (CustomerFacts.family_ids): grants made to a customer
+    later merged into this one count against this one's limits."""
     if since is None:
         return ()
     table = Grant._meta.db_table
+    placeholders = ", ".join(["%s"] * len(customer_ids))
     rows = Grant.objects.raw(
         f"SELECT g.id, g.granted_at, g.amount FROM {table} g"  # noqa: S608
-        " WHERE g.customer_id = %s AND g.action_type_id = %s AND g.kind = %s"
-        " AND g.granted_at > %s"
+        f" WHERE g.customer_id IN ({placeholders}) AND g.action_type_id = %s"
+        " AND g.kind = %s AND g.granted_at > %s"
         f" AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.reverses_id = g.id)",
-        [customer_id, action_type_id, Grant.Kind.GRANT.value, _datetime_param(since)],
+        [
+            *customer_ids,
+            action_type_id,
+            Grant.Kind.GRANT.value,
+            _datetime_param(since),
+        ],
     )
     return tuple(sorted((row.granted_at, row.amount) for row in rows))
 
@@ -373,9 +381,10 @@ def requests_of_ticket(*, ticket_id: int) -> QuerySet[AuthorityRequest]:
     )
 
 
-def grants_of_customer(*, customer_id: int, limit: int = 50) -> list[Grant]:
+def grants_of_customer(*, customer_ids: Sequence[int], limit: int = 50) -> list[Grant]:
+    """The latest grants of a customer's family (CustomerFacts.family_ids)."""
     return list(
-        Grant.objects.filter(customer_id=customer_id)
+        Grant.objects.filter(customer_id__in=customer_ids)
         .select_related("action_type", "agent__user", "rule")
         .order_by("-granted_at", "-id")[:limit]
     )

@@ -271,11 +271,14 @@ def _why_not(
 # --- A customer's grants and requests ----------------------------------------------
 
 
-def grants_of_customer_listed(*, customer_id: int, limit: int = 20) -> list[Grant]:
-    """The customer's latest grants and reversals, each with whether (and by
-    what) it was reversed, in one query."""
+def grants_of_customer_listed(
+    *, customer_ids: Sequence[int], limit: int = 20
+) -> list[Grant]:
+    """The latest grants and reversals of a customer's family
+    (CustomerFacts.family_ids), each with whether (and by what) it was
+    reversed, in one query."""
     return list(
-        Grant.objects.filter(customer_id=customer_id)
+        Grant.objects.filter(customer_id__in=customer_ids)
         .select_related("action_type", "agent__user", "rule", "reversal")
         .order_by("-granted_at", "-id")[:limit]
     )

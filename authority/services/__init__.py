@@ -23,6 +23,7 @@ from authority.services._delegation import (
     demo_authority_history_seed,
 )
 from authority.services._entitlements import (
+    customer_merge,
     entitlement_change,
     entitlement_dates_problem,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "authority_figures_refresh",
     "authority_periods_refresh",
     "authority_preview",
+    "customer_merge",
     "customer_words",
     "delegation_apply",
     "delegation_note",

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+import pods.selectors
+import tickets.services
 from authority.models import Entitlement
 from authority.services._errors import AuthorityRefused
 
@@ -79,3 +81,19 @@ def entitlement_dates_problem(
     if paused_from is not None and paused_until < paused_from:
         return _("a pause ends after it starts")
     return ""
+
+
+def customer_merge(*, source_id: int, target_id: int, now: datetime) -> None:
+    """Merge two customers across every app, in one transaction: pods moves
+    identities, tickets the tickets, and the source's entitlements become the
+    target's (an extension or pause now changes them). Grants are append-only
+    and keep the source's id: the target's family (CustomerFacts.family_ids)
+    counts them against the target's limits. Raises pods.services.MergeRefused."""
+    with transaction.atomic():
+        tickets.services.customer_merge(
+            source_id=source_id, target_id=target_id, now=now
+        )
+        target = pods.selectors.customer_facts(customer_id=target_id)
+        Entitlement.objects.filter(customer_id=source_id).update(
+            customer_id=target.customer_id, updated_at=now
+        )

@@ -274,7 +274,7 @@ def _panel_context(
     grants = [
         grant
         for grant in selectors.grants_of_customer_listed(
-            customer_id=customer.customer_id
+            customer_ids=customer.family_ids
         )
         if whole_customer or grant.ticket_id == ticket.id
     ]
