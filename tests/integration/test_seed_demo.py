@@ -32,7 +32,8 @@ class TestSeedDemo:
         assert counts() == first
         assert first["pods"] == 4
         assert first["agents"] == 32
-        assert first["customers"] == first["tickets"] > 200
+        # Every customer's contact, and weeks of history before it.
+        assert first["tickets"] > 2 * first["customers"] > 400
         assert jupiter.split_threshold - jupiter.customer_count == 5
         assert Ticket.objects.filter(status="SOLVED").exists()
         assert "mercury.lead" in out.getvalue()

@@ -34,7 +34,11 @@ from tickets.services._conversation import (
     note_add,
     participants_add,
 )
-from tickets.services._demo import demo_configuration_seed, demo_contact_seed
+from tickets.services._demo import (
+    demo_configuration_seed,
+    demo_contact_seed,
+    demo_history_seed,
+)
 from tickets.services._email_intake import email_envelope_process
 from tickets.services._errors import TicketsError
 from tickets.services._figures import (
@@ -186,6 +190,7 @@ __all__ = [
     "customer_notice_send",
     "demo_configuration_seed",
     "demo_contact_seed",
+    "demo_history_seed",
     "demo_templates_seed",
     "email_envelope_process",
     "envelope_process",

@@ -17,6 +17,7 @@ from django.utils import timezone
 import authority.services
 import pods.selectors
 import pods.services
+import tickets.selectors
 import tickets.services
 
 SEED = 2026
@@ -91,6 +92,23 @@ SUBJECTS = [
     "요금이 두 번 청구되었어요",
     "이사 예정인데 어떻게 하나요?",
 ]
+# The contact reason an agent gives each subject (tickets' demo reasons).
+SUBJECT_REASONS = {
+    "My bill looks higher than usual": "Bill query",
+    "Moving house next month": "Moving home",
+    "Meter reading not accepted": "Meter reading",
+    "Can I pause my plan while abroad?": "Payment plan",
+    "Refund for double payment": "Refund",
+    "Direct debit date change": "Payment plan",
+    "Smart meter installation": "Smart meter",
+    "Question about my tariff": "Tariff change",
+    "요금이 두 번 청구되었어요": "Refund",
+    "이사 예정인데 어떻게 하나요?": "Moving home",
+}
+DEMO_REPLY = (
+    "Thanks for getting in touch! I've sorted this on your account; if "
+    "anything else comes up, just reply here and it comes straight to me."
+)
 CHANNELS = ["EMAIL", "EMAIL", "CHAT", "PHONE", "SMS", "SOCIAL", "WEB"]
 BODIES = [
     "Hi, {subject_lower}. Could someone have a look? Thanks, {first}",
@@ -118,12 +136,21 @@ class Command(BaseCommand):
         logins = [self.seed_admin()]
         tickets.services.demo_configuration_seed(webhook_secret=DEMO_WEBHOOK_SECRET)
         tickets.services.demo_templates_seed(now=self.now)
+        self.reason_ids = dict(
+            tickets.selectors.contact_reasons_active().values_list("name", "id")
+        )
         for index, (name, customers, threshold) in enumerate(DEMO_PODS):
             lead = self.seed_pod(index=index, name=name, threshold=threshold)
             logins.append(DemoLogin(role=f"lead of {name}", username=lead))
             self.seed_customers(pod_name=name, count=customers)
         self.seed_near_threshold(pod_name="Jupiter")
         self.seed_authority(history_pod_name="Mercury")
+        # Ninety days of solved work by the same customers and agents, then
+        # the nightly proficiency run on it, so figures and tiers are real.
+        tickets.services.demo_history_seed(now=self.now)
+        tickets.services.proficiency_recompute(
+            period_end=self.now.date(), days=30, now=self.now
+        )
         # The dashboards read rollups: fill them for the whole history now
         # rather than wait for the beat (which the embedded default has not).
         tickets.services.figures_rollups_refresh(days=90, now=self.now)
@@ -218,7 +245,21 @@ class Command(BaseCommand):
             text=body,
             now=when,
         )
+        reason_id = self.reason_ids.get(SUBJECT_REASONS.get(subject, ""))
+        if reason_id:
+            ticket = tickets.services.ticket_fields_set(
+                ticket=ticket, contact_reason_id=reason_id, now=ticket.created_at
+            )
         if ticket.assignee_id and number % 3 == 0:
+            replied = when + timedelta(minutes=20)
+            # An email is timed by its arrival, not by `when`: no reply before it.
+            if replied > ticket.created_at:
+                tickets.services.message_reply(
+                    ticket=ticket,
+                    agent_id=ticket.assignee_id,
+                    text=DEMO_REPLY,
+                    now=replied,
+                )
             tickets.services.ticket_solve(
                 ticket=ticket, now=when + timedelta(minutes=25)
             )
