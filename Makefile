@@ -103,17 +103,21 @@ format: .venv ## Apply ruff's fixes and formatting
 # BENCH=authority measures a decision with 1M past grants and grants racing for one
 # pod's budget at 200/s (its own database, filled on the first run):
 #   make bench BENCH=authority BENCH_ARGS="--runs 3 --workers 4"
+# BENCH=dashboard measures whole pod dashboards and the organisation view per period
+# on the workspace benchmark's database (adds surveys, templates and grants once):
+#   make bench BENCH=dashboard BENCH_ARGS="--runs 3 --refresh full"
 BENCH ?= pods
 BENCH_ARGS ?=
-bench: .venv ## Benchmark on PostgreSQL: DATABASE_URL=postgres://... [BENCH=pods|intake|workspace|authority] BENCH_ARGS=...
+bench: .venv ## Benchmark on PostgreSQL: DATABASE_URL=postgres://... [BENCH=pods|intake|workspace|authority|dashboard] BENCH_ARGS=...
 	@case "$${DATABASE_URL:-}" in \
 		postgres://*|postgresql://*|pgsql://*|postgis://*) ;; \
 		*) echo "make bench needs DATABASE_URL=postgres://USER@HOST:PORT/DB, a" \
 			"PostgreSQL database of its own (the benchmark fills it);" \
 			"see docs/benchmarks.md" >&2; exit 1 ;; \
 	esac
-	@case "$(BENCH)" in pods|intake|workspace|authority) ;; \
-		*) echo "BENCH must be pods, intake, workspace or authority, not '$(BENCH)'" >&2; \
+	@case "$(BENCH)" in pods|intake|workspace|authority|dashboard) ;; \
+		*) echo "BENCH must be pods, intake, workspace, authority or dashboard," \
+			"not '$(BENCH)'" >&2; \
 			exit 1 ;; \
 	esac
 	$(BIN)/python -m tests.performance.bench_$(BENCH) $(BENCH_ARGS)
