@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The customer signed in to the portal (request.portal_customer), apart from staff.
+    "pods.middleware.PortalCustomerMiddleware",
     # Times in the signed-in agent's zone on every page (after the user is known).
     "pods.middleware.AgentTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -480,3 +482,16 @@ HELPDESK_PHONE_REGION = os.environ.get("HELPDESK_PHONE_REGION", "GB")
 # Sites that may embed the chat widget: exact origins (https://shop.example) or
 # "*"; the helpdesk's own host is always allowed.
 HELPDESK_CHAT_ALLOWED_ORIGINS = env_list("HELPDESK_CHAT_ALLOWED_ORIGINS", default="")
+# The customer portal: one-time sign-in links by email, and how long a portal
+# sign-in lasts. Links per address and per client address are counted in the
+# database, so every web process and a restart see the same counts.
+HELPDESK_PORTAL = {
+    "LINK_MINUTES": env_int("HELPDESK_PORTAL_LINK_MINUTES", default=15),
+    "LINKS_PER_ADDRESS": env_int("HELPDESK_PORTAL_LINKS_PER_ADDRESS", default=3),
+    "ADDRESS_WINDOW_MINUTES": env_int(
+        "HELPDESK_PORTAL_ADDRESS_WINDOW_MINUTES", default=60
+    ),
+    "LINKS_PER_IP": env_int("HELPDESK_PORTAL_LINKS_PER_IP", default=10),
+    "IP_WINDOW_MINUTES": env_int("HELPDESK_PORTAL_IP_WINDOW_MINUTES", default=15),
+    "SESSION_DAYS": env_int("HELPDESK_PORTAL_SESSION_DAYS", default=14),
+}

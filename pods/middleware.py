@@ -3,8 +3,12 @@
 One place for every staff request (pages, htmx fragments, downloads, admin):
 the zone is active for the whole request, so templates, forms and messages all
 show the agent's wall time. The agent read here is kept on the request
-(request.agent) for views and template tags that need it again."""
+(request.agent) for views and template tags that need it again.
 
+The customer portal's requests know their customer the same way: once, here
+(request.portal_customer)."""
+
+import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,3 +49,41 @@ def agent_zone(agent) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+class PortalCustomerMiddleware:
+    """Set request.portal_customer: the customer signed in to the portal (a
+    pods.selectors.CustomerFacts), or None.
+
+    A customer is never a Django user: the portal keys of the session are read
+    here and nowhere else. Once the customer (or the email identity they signed
+    in with) is gone, or the portal sign-in has outlived its lifetime, the keys
+    are dropped and the request is anonymous to the portal."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.portal_customer = portal_customer_of(request)
+        return self.get_response(request)
+
+
+def portal_customer_of(request: HttpRequest) -> selectors.CustomerFacts | None:
+    session = getattr(request, "session", None)
+    if session is None or selectors.PORTAL_CUSTOMER_KEY not in session:
+        return None
+    facts = None
+    try:
+        customer_id = int(session[selectors.PORTAL_CUSTOMER_KEY])
+        identity_id = int(session.get(selectors.PORTAL_IDENTITY_KEY))
+        expires_at = float(session.get(selectors.PORTAL_EXPIRES_KEY, 0))
+    except (TypeError, ValueError):
+        expires_at = 0
+    if expires_at > time.time():
+        facts = selectors.portal_customer(
+            customer_id=customer_id, identity_id=identity_id
+        )
+    if facts is None:
+        for key in selectors.PORTAL_SESSION_KEYS:
+            session.pop(key, None)
+    return facts

@@ -628,3 +628,32 @@ def _staffing(pod: Pod) -> PodStaffing:
             customers=customers, threshold=pod.split_threshold
         ),
     )
+
+
+# --- Customer portal: who is signed in ------------------------------------------------
+
+# The session keys of a portal sign-in (pods.views writes them, the middleware
+# reads them); a staff sign-in uses Django's own keys, so the two never mix.
+PORTAL_CUSTOMER_KEY = "portal_customer_id"
+PORTAL_IDENTITY_KEY = "portal_identity_id"
+PORTAL_EXPIRES_KEY = "portal_expires_at"
+PORTAL_SESSION_KEYS = (PORTAL_CUSTOMER_KEY, PORTAL_IDENTITY_KEY, PORTAL_EXPIRES_KEY)
+
+
+def portal_customer(*, customer_id: int, identity_id: int) -> CustomerFacts | None:
+    """The customer a portal session stands for, while the email identity it
+    signed in with still belongs to them (a merge moves identities to the
+    survivor, whose family includes the merged customer); None otherwise."""
+    owner = (
+        CustomerIdentity.objects.filter(
+            id=identity_id, kind=CustomerIdentity.Kind.EMAIL
+        )
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+    if owner is None:
+        return None
+    facts = customer_facts(customer_id=owner)
+    if facts is None or customer_id not in facts.family_ids:
+        return None
+    return facts
