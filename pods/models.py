@@ -444,3 +444,62 @@ class AgentKpiSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} until {self.period_end}: {self.score} ({self.tier})"
+
+
+class PortalLink(models.Model):
+    """A one-time link that signs a customer in to the portal, sent to one of
+    their email identities.
+
+    Only the sha256 of the token is kept: whoever reads this table cannot sign
+    in. A link is good once, until it expires, and only while it is the newest
+    one of its customer (a new link supersedes the unused ones)."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    identity = models.ForeignKey(
+        CustomerIdentity, on_delete=models.CASCADE, related_name="+"
+    )
+    # Keyed hash of the client address that asked: who asked, without keeping it.
+    requester_hash = models.CharField(max_length=64)
+    # The language the link was asked for in: its email is written in it.
+    language = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["identity", "created_at"], name="portal_link_identity_time"
+            ),
+            models.Index(
+                fields=["customer"],
+                condition=Q(used_at__isnull=True, superseded_at__isnull=True),
+                name="portal_link_customer_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"portal link #{self.pk} for customer {self.customer_id}"
+
+
+class PortalLinkRequest(models.Model):
+    """One accepted request for a sign-in link, known address or not: the count
+    of a client address's requests, durable and shared by every web process."""
+
+    requester_hash = models.CharField(max_length=64)
+    requested_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["requester_hash", "requested_at"],
+                name="portal_link_request_by_ip",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"portal link request at {self.requested_at:%Y-%m-%d %H:%M}"

@@ -1,11 +1,17 @@
 """Side effects of pods that leave the process, scheduled after commit."""
 
 import logging
+import smtplib
 
 from asgiref.sync import async_to_sync
-from celery import current_app
+from celery import current_app, shared_task
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -104,3 +110,57 @@ def agent_presence_announce(
                 "text": "",
             },
         )
+
+
+# --- Customer portal: the sign-in link by email -------------------------------------
+
+SEND_PORTAL_LINK_TASK = "pods.outbound.send_portal_link"
+# Sent by no person: auto-responders must not answer it (RFC 3834).
+AUTOMATIC_HEADERS = {
+    "Auto-Submitted": "auto-generated",
+    "X-Auto-Response-Suppress": "All",
+}
+
+
+def portal_link_send(*, link_id: int, token: str) -> None:
+    """Email the sign-in link once the link is committed.
+
+    The token travels to the worker in the task's arguments: the database holds
+    only its hash, so the message is the one place it is ever written."""
+    enqueue_on_commit(SEND_PORTAL_LINK_TASK, link_id=link_id, token=token)
+
+
+@shared_task(
+    name=SEND_PORTAL_LINK_TASK,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=5,
+    max_retries=3,
+)
+def send_portal_link(*, link_id: int, token: str) -> bool:
+    """Send the email of a sign-in link still usable; False when it no longer is
+    (used, superseded or expired before a retry got through)."""
+    delivery = selectors.portal_link_delivery(link_id=link_id)
+    if delivery is None or not delivery.usable:
+        return False
+    with translation.override(delivery.language or settings.LANGUAGE_CODE):
+        portal_link_email(delivery=delivery, token=token).send()
+    return True
+
+
+def portal_link_email(
+    *, delivery: selectors.PortalLinkDelivery, token: str
+) -> EmailMessage:
+    public = settings.HELPDESK["PUBLIC_URL"].rstrip("/")
+    context = {
+        "name": delivery.display_name,
+        "link": public + reverse("portal-link", kwargs={"token": token}),
+        "sign_in": public + reverse("portal-sign-in"),
+        "minutes": settings.HELPDESK_PORTAL["LINK_MINUTES"],
+    }
+    return EmailMessage(
+        subject=gettext("Your sign-in link"),
+        body=render_to_string("portal/sign_in_email.txt", context),
+        from_email=settings.HELPDESK["REPLY_ADDRESS"],
+        to=[delivery.address],
+        headers=AUTOMATIC_HEADERS,
+    )

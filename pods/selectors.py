@@ -1,5 +1,6 @@
 """Reads of pods: who owns a customer, who should take a contact, pod figures."""
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,8 @@ from pods.models import (
     Pod,
     PodSplit,
     PodSplitCustomer,
+    PortalLink,
+    PortalLinkRequest,
     Seat,
 )
 from pods.rules import CannotSplit
@@ -657,3 +660,76 @@ def portal_customer(*, customer_id: int, identity_id: int) -> CustomerFacts | No
     if facts is None or customer_id not in facts.family_ids:
         return None
     return facts
+
+
+@dataclass(frozen=True)
+class PortalLinkDelivery:
+    """What the email of a sign-in link needs: where it goes, in which language."""
+
+    link_id: int
+    address: str
+    display_name: str
+    language: str
+    expires_at: datetime
+    usable: bool
+
+
+def portal_link_delivery(*, link_id: int) -> PortalLinkDelivery | None:
+    row = (
+        PortalLink.objects.filter(id=link_id)
+        .values_list(
+            "identity__value",
+            "customer__display_name",
+            "language",
+            "expires_at",
+            "used_at",
+            "superseded_at",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    address, name, language, expires_at, used_at, superseded_at = row
+    return PortalLinkDelivery(
+        link_id=link_id,
+        address=address,
+        display_name=name,
+        language=language,
+        expires_at=expires_at,
+        usable=used_at is None and superseded_at is None,
+    )
+
+
+def portal_requests_since(*, requester_hash: str, since: datetime) -> list[datetime]:
+    """When a client address asked for sign-in links after `since`, oldest first."""
+    return list(
+        PortalLinkRequest.objects.filter(
+            requester_hash=requester_hash, requested_at__gt=since
+        )
+        .order_by("requested_at")
+        .values_list("requested_at", flat=True)
+    )
+
+
+def portal_links_since(*, identity_id: int, since: datetime) -> int:
+    """How many sign-in links went to an email identity after `since`."""
+    return PortalLink.objects.filter(
+        identity_id=identity_id, created_at__gt=since
+    ).count()
+
+
+def portal_token_hash(token: str) -> str:
+    """How a sign-in link's token is stored and looked up: its sha256, never
+    the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def portal_link_usable(*, token_hash: str, now: datetime) -> bool:
+    """Whether a sign-in link would sign in now (read only: showing its page
+    must not use it)."""
+    return PortalLink.objects.filter(
+        token_hash=token_hash,
+        used_at__isnull=True,
+        superseded_at__isnull=True,
+        expires_at__gt=now,
+    ).exists()

@@ -2,11 +2,15 @@
 merges, hiring and proficiency. Every function owns its transaction and takes now=.
 """
 
+import hashlib
+import hmac
 import itertools
 import logging
+import math
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -26,6 +30,8 @@ from pods.models import (
     Pod,
     PodSplit,
     PodSplitCustomer,
+    PortalLink,
+    PortalLinkRequest,
     PossibleDuplicate,
     ProficiencyPolicy,
     Seat,
@@ -927,3 +933,123 @@ def pod_event_publish(*, pod_id: int, event: dict) -> None:
 def user_event_publish(*, user_id: int, event: dict) -> None:
     """Send a live event to one user's open pages, after commit."""
     outbound.broadcast_on_commit(outbound.user_group(user_id), event)
+
+
+# --- Customer portal: one-time sign-in links ----------------------------------------
+
+PORTAL_TOKEN_BYTES = 32  # 256 bits from secrets: never guessable, never derived
+
+
+class PortalRateLimited(PodsError):
+    """The client address asked for too many sign-in links; retry after."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many sign-in links asked for; retry in {retry_after}s")
+        self.retry_after = retry_after
+
+
+class PortalLinkInvalid(PodsError):
+    """The sign-in link is unknown, used, superseded or expired."""
+
+
+@dataclass(frozen=True)
+class PortalSignIn:
+    customer_id: int
+    identity_id: int
+
+
+def portal_requester_hash(address: str) -> str:
+    """A keyed hash of a client address: counted without being kept."""
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"portal:{address}".encode(), hashlib.sha256).hexdigest()
+
+
+def portal_link_request(
+    *, email: str, requester_ip: str, now: datetime, language: str = ""
+) -> bool:
+    """Send a sign-in link to a known email identity; return whether one went.
+
+    The caller answers the same whatever this returns (no enumeration). Every
+    accepted request counts against the client address: over its limit this
+    raises PortalRateLimited and writes nothing. An address that already had
+    its links this hour silently gets none. A new link supersedes the
+    customer's unused ones."""
+    portal = settings.HELPDESK_PORTAL
+    requester = portal_requester_hash(requester_ip)
+    with transaction.atomic():
+        _portal_requester_count(requester=requester, now=now)
+        try:
+            value = rules.normalise_identity("EMAIL", email)
+        except rules.InvalidIdentity:
+            return False
+        identity = (
+            CustomerIdentity.objects.select_for_update()
+            .filter(kind=CustomerIdentity.Kind.EMAIL, value=value)
+            .first()
+        )
+        if identity is None:
+            return False
+        facts = selectors.customer_facts(customer_id=identity.customer_id)
+        window = timedelta(minutes=portal["ADDRESS_WINDOW_MINUTES"])
+        sent = selectors.portal_links_since(identity_id=identity.id, since=now - window)
+        if facts is None or sent >= portal["LINKS_PER_ADDRESS"]:
+            logger.info("no portal link for identity %s: %s sent", identity.id, sent)
+            return False
+        PortalLink.objects.filter(
+            customer_id__in=facts.family_ids,
+            used_at__isnull=True,
+            superseded_at__isnull=True,
+        ).update(superseded_at=now)
+        token = secrets.token_urlsafe(PORTAL_TOKEN_BYTES)
+        link = PortalLink.objects.create(
+            token_hash=selectors.portal_token_hash(token),
+            customer_id=facts.customer_id,
+            identity=identity,
+            requester_hash=requester,
+            language=language[:16],
+            created_at=now,
+            expires_at=now + timedelta(minutes=portal["LINK_MINUTES"]),
+        )
+        outbound.portal_link_send(link_id=link.id, token=token)
+    return True
+
+
+def _portal_requester_count(*, requester: str, now: datetime) -> None:
+    """Count one request of the client address in its sliding window, or raise
+    PortalRateLimited with the seconds until its oldest request leaves it."""
+    portal = settings.HELPDESK_PORTAL
+    window = timedelta(minutes=portal["IP_WINDOW_MINUTES"])
+    recent = selectors.portal_requests_since(
+        requester_hash=requester, since=now - window
+    )
+    if len(recent) >= portal["LINKS_PER_IP"]:
+        wait = (recent[-portal["LINKS_PER_IP"]] + window - now).total_seconds()
+        raise PortalRateLimited(retry_after=max(1, math.ceil(wait)))
+    PortalLinkRequest.objects.create(requester_hash=requester, requested_at=now)
+
+
+def portal_link_redeem(*, token: str, now: datetime) -> PortalSignIn:
+    """Use a sign-in link: once, before it expires, while it is the customer's
+    newest. Signs in the customer the link's customer is now (a merge since
+    the link was sent signs in the survivor). Raises PortalLinkInvalid."""
+    with transaction.atomic():
+        link = (
+            PortalLink.objects.select_for_update()
+            .filter(token_hash=selectors.portal_token_hash(token))
+            .first()
+        )
+        if (
+            link is None
+            or link.used_at is not None
+            or link.superseded_at is not None
+            or link.expires_at <= now
+        ):
+            raise PortalLinkInvalid("this sign-in link has expired or was used")
+        link.used_at = now
+        link.save(update_fields=["used_at"])
+        facts = selectors.portal_customer(
+            customer_id=link.customer_id, identity_id=link.identity_id
+        )
+        if facts is None:
+            raise PortalLinkInvalid("this sign-in link's address is no longer known")
+    return PortalSignIn(customer_id=facts.customer_id, identity_id=link.identity_id)
