@@ -658,3 +658,39 @@ class DelegationSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"delegation over {self.days} days as of {self.as_of}"
+
+
+class EntitlementReminder(models.Model):
+    """The reminder that an entitlement period is ending: one per entitlement
+    and end date (an extension moves the end, and the new period gets its
+    own). Written when it falls due, marked sent once the email has left."""
+
+    entitlement = models.ForeignKey(
+        Entitlement, on_delete=models.CASCADE, related_name="reminders"
+    )
+    ends_on = models.DateField()
+    customer = models.ForeignKey(
+        "pods.Customer", on_delete=models.PROTECT, related_name="+"
+    )
+    address = models.CharField(max_length=320)
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=Q(sent_at__isnull=True),
+                name="reminder_unsent",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entitlement", "ends_on"], name="reminder_once_per_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"reminder of entitlement {self.entitlement_id} ending {self.ends_on}"

@@ -1,11 +1,13 @@
 """Side effects of the authority funnel that leave the process: the signed
-webhook that tells an external billing system of a grant, and live events.
+webhook that tells an external billing system of a grant, live events, and
+the email that reminds a customer their entitlement is ending.
 
 Delivery is at least once: the grant's id travels as the Idempotency-Key, so
 the receiver applies each grant once however often it is told."""
 
 import json
 import logging
+import smtplib
 import time
 import urllib.error
 import urllib.request
@@ -13,12 +15,21 @@ from datetime import datetime
 
 from celery import current_app, shared_task
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
-from django.utils import timezone
+from django.urls import NoReverseMatch, reverse
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext, ngettext
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+import pods.selectors
 from authority import rules
-from authority.models import WebhookAttempt, WebhookDelivery
+from authority.models import (
+    Entitlement,
+    EntitlementReminder,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -158,3 +169,110 @@ def webhooks_due(*, now: datetime, limit: int = 500) -> list[int]:
         .order_by("next_attempt_at", "id")
         .values_list("id", flat=True)[:limit]
     )
+
+
+# --- Entitlement reminders ---------------------------------------------------------
+
+SEND_REMINDER_TASK = "authority.outbound.send_entitlement_reminder"
+PORTAL_SIGN_IN_PATH = "/portal/sign-in/"
+
+
+def entitlement_reminder_send_on_commit(*, reminder_id: int) -> None:
+    """Email the reminder once its row has committed. A broker failure is
+    logged: the reminder stays unsent and the next scheduled run queues it."""
+
+    def send() -> None:
+        try:
+            current_app.tasks[SEND_REMINDER_TASK].apply_async(
+                kwargs={"reminder_id": reminder_id}
+            )
+        except BrokerUnavailable:
+            logger.warning(
+                "could not queue reminder %s; the next run will", reminder_id
+            )
+
+    transaction.on_commit(send)
+
+
+@shared_task(name=SEND_REMINDER_TASK)
+def send_entitlement_reminder(*, reminder_id: int) -> str:
+    """Send one reminder, once: the row stays locked while the email leaves,
+    so a twin task waits, then finds it sent."""
+    now = timezone.now()
+    with transaction.atomic():
+        reminder = (
+            EntitlementReminder.objects.select_for_update()
+            .filter(id=reminder_id, sent_at__isnull=True)
+            .exclude(address="")
+            .first()
+        )
+        if reminder is None:
+            return "not due"
+        entitlement = Entitlement.objects.get(id=reminder.entitlement_id)
+        if entitlement.ends_on != reminder.ends_on:
+            # Extended (or shortened) since it fell due: this period's reminder
+            # would name the wrong day, and the new end has its own.
+            reminder.sent_at = now
+            reminder.save(update_fields=["sent_at"])
+            return "moved"
+        reminder.attempts += 1
+        try:
+            reminder_email(reminder=reminder, entitlement=entitlement, now=now).send()
+        except (OSError, smtplib.SMTPException) as error:
+            logger.warning("reminder %s not sent: %s", reminder.id, error)
+            reminder.save(update_fields=["attempts"])
+            return "failed"
+        reminder.sent_at = now
+        reminder.save(update_fields=["attempts", "sent_at"])
+    return "sent"
+
+
+def reminder_email(
+    *, reminder: EntitlementReminder, entitlement: Entitlement, now: datetime
+) -> EmailMessage:
+    """The reminder, in the site's language (the customer's is not known
+    outside a request), with the link to sign in to the portal."""
+    facts = pods.selectors.customer_facts(customer_id=reminder.customer_id)
+    with translation.override(settings.LANGUAGE_CODE):
+        days_left = max((entitlement.ends_on - now.date()).days, 0)
+        end = formats.date_format(entitlement.ends_on, "DATE_FORMAT")
+        subject = gettext("Your %(product)s ends on %(end)s") % {
+            "product": entitlement.product,
+            "end": end,
+        }
+        body = "\n\n".join(
+            [
+                gettext("Hello %(name)s,")
+                % {"name": (facts.display_name if facts else "") or gettext("there")},
+                ngettext(
+                    "Your %(product)s runs until %(end)s: %(days)d day left.",
+                    "Your %(product)s runs until %(end)s: %(days)d days left.",
+                    days_left,
+                )
+                % {"product": entitlement.product, "end": end, "days": days_left},
+                gettext(
+                    "If you need more time, you may be able to extend or pause it "
+                    "yourself. Sign in to your account to see what you can do:"
+                ),
+                portal_sign_in_url(),
+                gettext("Or simply reply to this email and we will help."),
+            ]
+        )
+    return EmailMessage(
+        subject=subject.replace("\r", " ").replace("\n", " ")[:250],
+        body=body,
+        from_email=settings.HELPDESK["REPLY_ADDRESS"],
+        to=[reminder.address],
+        headers={
+            "Auto-Submitted": "auto-generated",
+            "X-Helpdesk-Reminder": str(reminder.id),
+        },
+    )
+
+
+def portal_sign_in_url() -> str:
+    try:
+        path = reverse("portal-sign-in")
+    except NoReverseMatch:
+        path = PORTAL_SIGN_IN_PATH
+    return settings.HELPDESK["PUBLIC_URL"].rstrip("/") + path

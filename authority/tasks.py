@@ -1,6 +1,7 @@
 """Celery tasks of the authority funnel: named, keyword-only, one call each."""
 
 from celery import current_app, shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from authority import outbound, services
@@ -45,3 +46,16 @@ def refresh_delegation_snapshot() -> int:
     """Store the delegation recommendations the organisation view shows."""
     snapshot = services.delegation_snapshot_refresh(now=timezone.now())
     return len(snapshot.recommendations)
+
+
+SEND_ENTITLEMENT_REMINDERS_TASK = "authority.send_entitlement_reminders"
+
+
+@shared_task(name=SEND_ENTITLEMENT_REMINDERS_TASK)
+def send_entitlement_reminders() -> int:
+    """Remind customers whose entitlement ends within the reminder window
+    (HELPDESK["ENTITLEMENT_REMINDER_DAYS"]), once per entitlement period."""
+    return services.entitlement_reminders_schedule(
+        now=timezone.now(),
+        days_before=settings.HELPDESK.get("ENTITLEMENT_REMINDER_DAYS", 7),
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from authority.views import approvals, figures, insights, panel
+from authority.views import approvals, figures, insights, panel, portal
 
 urlpatterns = [
     # The agent panel: a fragment of the ticket page, included there by name.
@@ -54,4 +54,12 @@ urlpatterns = [
         figures.organisation_authority_figures,
         name="organisation-authority-figures",
     ),
+    # The customer portal: the self-service panel of the portal home, and the
+    # customer's own stage-3 actions.
+    path(
+        "portal/entitlements/panel/",
+        portal.portal_entitlements_panel,
+        name="portal-entitlements-panel",
+    ),
+    path("portal/actions/", portal.portal_action, name="portal-action"),
 ]

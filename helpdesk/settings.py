@@ -269,6 +269,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=40),
         "kwargs": {"days": 90},
     },
+    # Customers told that an entitlement ends soon, once per entitlement
+    # period; hourly, so a new or extended entitlement is never a day late and
+    # an email that failed is tried again.
+    "send-entitlement-reminders": {
+        "task": "authority.send_entitlement_reminders",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }
 
 # --- Auth and permissions -----------------------------------------------------
@@ -477,6 +485,10 @@ HELPDESK = {
     # customer on the pod dashboard and the organisation view.
     "AGENT_MONTHLY_COST": env_money("HELPDESK_AGENT_MONTHLY_COST", default="4000"),
     "AGENT_COST_CURRENCY": os.environ.get("HELPDESK_AGENT_COST_CURRENCY", "GBP"),
+    # Customers are reminded this many days before an entitlement ends.
+    "ENTITLEMENT_REMINDER_DAYS": env_int(
+        "HELPDESK_ENTITLEMENT_REMINDER_DAYS", default=7
+    ),
 }
 HELPDESK_PHONE_REGION = os.environ.get("HELPDESK_PHONE_REGION", "GB")
 # Sites that may embed the chat widget: exact origins (https://shop.example) or

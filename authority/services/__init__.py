@@ -58,6 +58,11 @@ from authority.services._grants import (
     reasons_sentence,
     request_words,
 )
+from authority.services._portal import (
+    EntitlementNotFound,
+    entitlement_reminders_schedule,
+    portal_action_ask,
+)
 from authority.services._preview import Preview, authority_preview
 from authority.services._webhooks import webhook_retry
 
@@ -72,6 +77,7 @@ __all__ = [
     "AuthorityRefused",
     "DelegationApplied",
     "DelegationRefused",
+    "EntitlementNotFound",
     "FiguresRefreshed",
     "IdempotencyConflict",
     "Preview",
@@ -96,10 +102,12 @@ __all__ = [
     "entitlement_change",
     "entitlement_create",
     "entitlement_dates_problem",
+    "entitlement_reminders_schedule",
     "grant_reverse",
     "local_day_bounds",
     "period_figures_merge",
     "pod_chain",
+    "portal_action_ask",
     "reasons_sentence",
     "request_approve",
     "request_cancel",
