@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tickets.views import chat, contact, figures, inbound, survey, workspace
+from tickets.views import chat, contact, figures, inbound, portal, survey, workspace
 from tickets.views import templates as reply_templates
 
 urlpatterns = [
@@ -140,4 +140,28 @@ urlpatterns = [
         name="organisation-figures",
     ),
     path("me/figures/panel/", figures.my_figures_panel, name="my-figures-panel"),
+    # The customer portal's tickets (the signed-in customer's only): the panel
+    # the portal's home includes by name, a ticket's page, its reply, files,
+    # and a new request.
+    path(
+        "portal/tickets/panel/",
+        portal.portal_tickets_panel,
+        name="portal-tickets-panel",
+    ),
+    path(
+        "portal/tickets/<int:ticket_id>/",
+        portal.portal_ticket,
+        name="portal-ticket",
+    ),
+    path(
+        "portal/tickets/<int:ticket_id>/reply/",
+        portal.portal_ticket_reply,
+        name="portal-ticket-reply",
+    ),
+    path(
+        "portal/attachments/<int:attachment_id>/",
+        portal.portal_attachment,
+        name="portal-attachment",
+    ),
+    path("portal/contact/", portal.portal_contact, name="portal-contact"),
 ]

@@ -80,6 +80,16 @@ from tickets.services._messaging import (
 from tickets.services._notices import customer_notice_send, ticket_event_note
 from tickets.services._phone import call_envelope_process
 from tickets.services._pod_moves import customer_merge, pod_split_run
+from tickets.services._portal import (
+    MAX_PORTAL_FILES,
+    MAX_PORTAL_TEXT,
+    PortalFile,
+    PortalMessage,
+    PortalMessageInvalid,
+    max_portal_file_bytes,
+    portal_envelope_process,
+    portal_message_submit,
+)
 from tickets.services._proficiency import proficiency_recompute
 from tickets.services._satisfaction import (
     MAX_SURVEY_COMMENT_LENGTH,
@@ -132,6 +142,8 @@ from tickets.services._workspace import (
 
 __all__ = [
     "BACKLOG_BATCH",
+    "MAX_PORTAL_FILES",
+    "MAX_PORTAL_TEXT",
     "MAX_SURVEY_COMMENT_LENGTH",
     "SURVEY_RATINGS",
     "ChatReceived",
@@ -151,6 +163,9 @@ __all__ = [
     "MergeRefused",
     "Opened",
     "Outcome",
+    "PortalFile",
+    "PortalMessage",
+    "PortalMessageInvalid",
     "RatingInvalid",
     "Received",
     "ReopenRefused",
@@ -205,10 +220,13 @@ __all__ = [
     "inbound_message_add",
     "mailbox_checkpoint",
     "mailbox_message_store",
+    "max_portal_file_bytes",
     "message_reply",
     "note_add",
     "participants_add",
     "pod_split_run",
+    "portal_envelope_process",
+    "portal_message_submit",
     "proficiency_recompute",
     "rating_labels",
     "reply_from_template_send",

@@ -49,16 +49,25 @@ class Received:
 @dataclass
 class _Processors:
     by_channel: dict[str, Callable[..., Outcome]] = field(default_factory=dict)
+    # A provider whose payloads a channel's processor does not read (the
+    # customer portal's messages on the web channel) has its own.
+    by_provider: dict[tuple[str, str], Callable[..., Outcome]] = field(
+        default_factory=dict
+    )
 
 
 PROCESSORS = _Processors()
 
 
-def envelope_processor(channel: str):
-    """Register the function that processes envelopes of a channel."""
+def envelope_processor(channel: str, *, provider: str = ""):
+    """Register the function that processes envelopes of a channel, or only
+    those of one provider on it."""
 
     def register(processor: Callable[..., Outcome]) -> Callable[..., Outcome]:
-        PROCESSORS.by_channel[channel] = processor
+        if provider:
+            PROCESSORS.by_provider[(channel, provider)] = processor
+        else:
+            PROCESSORS.by_channel[channel] = processor
         return processor
 
     return register
@@ -145,7 +154,9 @@ def envelope_process(*, envelope_id: int, now: datetime) -> InboundEnvelope:
 
 
 def _outcome_of(*, envelope: InboundEnvelope, now: datetime) -> Outcome:
-    processor = PROCESSORS.by_channel.get(envelope.channel)
+    processor = PROCESSORS.by_provider.get(
+        (envelope.channel, envelope.provider)
+    ) or PROCESSORS.by_channel.get(envelope.channel)
     if processor is None:
         return Outcome(State.FAILED, note=f"no processor for {envelope.channel}")
     try:
