@@ -856,6 +856,31 @@ def customer_merge(*, source_id: int, target_id: int, now: datetime) -> Customer
 # --- Proficiency --------------------------------------------------------------------
 
 
+# The demo's agents handle a few contacts a week, not forty a day: scored
+# against a production policy every one of them would be Low.
+DEMO_POLICY_TARGETS = {
+    "contacts_per_day_target": Decimal("0.5"),
+    "handle_minutes_target": Decimal("30"),
+}
+
+
+def proficiency_policy_demo_seed(*, now: datetime) -> ProficiencyPolicy:
+    """Scale the active policy to the demo's volume, unless an admin has
+    already changed it from the defaults."""
+    policy = proficiency_policy_active(now=now)
+    untouched = all(
+        getattr(policy, name) == ProficiencyPolicy._meta.get_field(name).default
+        for name in DEMO_POLICY_TARGETS
+    )
+    if untouched:
+        for name, value in DEMO_POLICY_TARGETS.items():
+            setattr(policy, name, value)
+        policy.name = "Demo policy (scaled to the demo's volume)"
+        policy.updated_at = now
+        policy.save()
+    return policy
+
+
 def proficiency_policy_active(*, now: datetime) -> ProficiencyPolicy:
     policy = ProficiencyPolicy.objects.filter(is_active=True).first()
     if policy is None:

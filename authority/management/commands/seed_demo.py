@@ -148,6 +148,7 @@ class Command(BaseCommand):
         # Ninety days of solved work by the same customers and agents, then
         # the nightly proficiency run on it, so figures and tiers are real.
         tickets.services.demo_history_seed(now=self.now)
+        pods.services.proficiency_policy_demo_seed(now=self.now)
         tickets.services.proficiency_recompute(
             period_end=self.now.date(), days=30, now=self.now
         )
