@@ -116,7 +116,10 @@ def self_service_of_customer(
         )
         shown.append(_portal_entitlement(entitlement, today=today, options=mine))
     return SelfService(
-        entitlements=shown,
+        # What still runs first, soonest ending first; ended ones after.
+        entitlements=sorted(
+            shown, key=lambda item: (item.ended, item.entitlement.ends_on)
+        ),
         options=[
             option
             for option in options

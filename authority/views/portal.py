@@ -24,7 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from authority import selectors, services
 
-PANEL_ID = "portal-entitlements"
+# The portal home's slot is #portal-entitlements; the panel inside it has its
+# own id, which its forms swap.
+PANEL_ID = "portal-entitlements-body"
 KEY_BYTES = 16  # 128 bits: a key nobody guesses, within the 100-character limit
 
 
@@ -46,8 +48,12 @@ def _portal_customer(request: HttpRequest):
 
 @require_GET
 def portal_entitlements_panel(request: HttpRequest) -> HttpResponse:
-    """GET /portal/entitlements/panel/: the fragment of the portal home."""
-    return _panel(request, _portal_customer(request))
+    """GET /portal/entitlements/panel/: the fragment of the portal home (a
+    whole page when opened without htmx, e.g. without JavaScript)."""
+    customer = _portal_customer(request)
+    if request.htmx:
+        return _panel(request, customer)
+    return _panel(request, customer, template="authority/portal/page.html")
 
 
 @require_POST

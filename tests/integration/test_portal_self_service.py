@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import formats
 
@@ -247,6 +249,45 @@ class TestWhatIsOffered:
         assert (entry.customer_id, entry.amount) == (ticket.customer_id, Decimal("5"))
 
 
+class TestPanelCost:
+    def test_the_panel_reads_the_same_queries_however_much_history(
+        self, customer_client, funnel, ticket, now
+    ):
+        def panel_queries() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                response = customer_client.get(reverse(PANEL), HTTP_HX_REQUEST="true")
+            assert response.status_code == 200
+            assert "<html" not in response.content.decode()
+            return len(captured)
+
+        first = panel_queries()
+        for index in range(3):
+            authority.services.entitlement_create(
+                customer_id=ticket.customer_id,
+                product=f"Course {index}",
+                starts_on=now.date(),
+                ends_on=now.date() + timedelta(days=30),
+                now=now,
+            )
+        post_action(
+            customer_client,
+            action="extension",
+            amount="2",
+            entitlement=funnel.id,
+            key="a",
+        )
+        post_action(
+            customer_client, action="pause", amount="2", entitlement=funnel.id, key="b"
+        )
+        post_action(
+            customer_client, action="pause", amount="2", entitlement=funnel.id, key="c"
+        )
+
+        assert panel_queries() == first
+        # Without htmx (no JavaScript) the panel is a whole page.
+        assert "<html" in customer_client.get(reverse(PANEL)).content.decode()
+
+
 class TestSelfServiceAction:
     def test_an_extension_is_granted_at_stage_3_and_moves_the_end(
         self, customer_client, funnel, ticket, now
@@ -379,7 +420,7 @@ class TestSelfServiceAction:
 
         assert response.status_code == 200
         page = response.content.decode()
-        assert 'id="portal-entitlements"' in page
+        assert 'id="portal-entitlements-body"' in page
         assert "<html" not in page
         assert 'data-outcome="granted"' in page
 
