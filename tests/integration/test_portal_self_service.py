@@ -12,12 +12,14 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import formats
 
 import authority.services
 import authority.tasks
+import pods.selectors
 from authority.models import (
     AuditEvent,
     AuthorityRequest,
@@ -29,6 +31,7 @@ from authority.models import (
 )
 from pods.models import Customer, CustomerIdentity
 from tests import factories
+from tests.conftest import require_postgres
 from tests.integration.test_reply_templates import ticket_in
 
 pytestmark = pytest.mark.django_db
@@ -471,6 +474,47 @@ class TestSelfServiceAction:
         assert response.status_code == 409
         assert "applies to your latest Class pass only" in response.content.decode()
         assert Grant.objects.count() == 0
+
+
+class TestRacingSubmits:
+    @pytest.mark.django_db(transaction=True)
+    def test_simultaneous_submits_of_one_form_execute_once(
+        self, ticket, funnel, run_concurrently, now
+    ):
+        require_postgres()
+        customer = pods.selectors.customer_facts(customer_id=ticket.customer_id)
+
+        def submit(_index):
+            return authority.services.portal_action_ask(
+                customer=customer,
+                action_code="extension",
+                amount="5",
+                entitlement_id=funnel.id,
+                idempotency_key="one-form",
+                now=now,
+            )
+
+        answers = run_concurrently(submit, count=6)
+
+        assert all(not isinstance(answer, Exception) for answer in answers), answers
+        assert {answer.request.id for answer in answers} == {
+            AuthorityRequest.objects.get().id
+        }
+        assert sum(not answer.replayed for answer in answers) == 1
+        assert Grant.objects.count() == 1
+        funnel.refresh_from_db()
+        assert funnel.ends_on == funnel.starts_on + timedelta(days=95)
+
+    def test_a_form_without_its_csrf_token_is_refused(self, ticket, funnel):
+        client = Client(enforce_csrf_checks=True)
+        sign_in(client, ticket.customer_id)
+
+        response = post_action(
+            client, action="extension", amount="3", entitlement=funnel.id, key="k"
+        )
+
+        assert response.status_code == 403
+        assert AuthorityRequest.objects.count() == 0
 
 
 class TestThePodSeesIt:
