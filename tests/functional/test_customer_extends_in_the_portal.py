@@ -73,9 +73,19 @@ class TestCustomerExtendsInThePortal:
         expect(page).to_have_url(re.compile(r"/portal/$"))
         expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Minji Kim")
         expect(page.get_by_role("banner")).to_contain_text("Minji Kim")
+        # The overview composes the apps' panels: their requests (tickets) ...
+        expect(page.locator("#portal-tickets")).to_contain_text("Moving home")
+        nav = page.get_by_role("navigation", name="Portal")
+        expect(nav.get_by_role("link", name="New request")).to_be_visible()
+        # Mobile first: on a phone's width nothing scrolls sideways.
+        page.set_viewport_size({"width": 360, "height": 740})
+        expect(page.locator("#portal-entitlements")).to_contain_text("Class pass")
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth"
+        ), "the overview scrolls sideways at 360px"
+        page.set_viewport_size({"width": 1280, "height": 800})
 
-        # The class pass and the extension their rules allow, loaded into the
-        # overview by the authority app's panel.
+        # ... and the class pass with the extension their rules allow (authority).
         passes = page.locator("#portal-entitlements")
         expect(passes).to_contain_text("Class pass")
         expect(passes).to_contain_text("50 days left")
