@@ -228,6 +228,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "pods.reconcile_customer_counts",
         "schedule": 3600.0,
     },
+    # Portal sign-in links and link requests older than a month.
+    "prune-portal-links": {
+        "task": "pods.prune_portal_links",
+        "schedule": crontab(hour=4, minute=20),
+    },
     "reconcile-agent-loads": {
         "task": "tickets.reconcile_agent_loads",
         "schedule": 3600.0,

@@ -1078,3 +1078,15 @@ def portal_link_redeem(*, token: str, now: datetime) -> PortalSignIn:
         if facts is None:
             raise PortalLinkInvalid("this sign-in link's address is no longer known")
     return PortalSignIn(customer_id=facts.customer_id, identity_id=link.identity_id)
+
+
+PORTAL_LINKS_KEPT = timedelta(days=30)
+
+
+def portal_links_prune(*, now: datetime) -> int:
+    """Delete sign-in links and link requests no limit or audit needs any more
+    (older than PORTAL_LINKS_KEPT, far past every window); return how many."""
+    before = now - PORTAL_LINKS_KEPT
+    links, _ = PortalLink.objects.filter(created_at__lt=before).delete()
+    asks, _ = PortalLinkRequest.objects.filter(requested_at__lt=before).delete()
+    return links + asks

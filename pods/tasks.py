@@ -25,3 +25,10 @@ def requeue_stalled_splits() -> int:
     )
     services.pod_split_requeue(split_ids=stalled)
     return len(stalled)
+
+
+@shared_task(name="pods.prune_portal_links")
+def prune_portal_links() -> int:
+    """Old sign-in links and link requests go: the tables stay the size of a
+    month's sign-ins."""
+    return services.portal_links_prune(now=timezone.now())

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 import pods.selectors
 import pods.services
+import pods.tasks
 from pods.models import CustomerIdentity, PortalLink, PortalLinkRequest
 from tests import factories
 
@@ -441,3 +442,19 @@ def test_the_sign_in_views_keep_the_documented_names():
     ):
         assert reverse(name) == path
     assert reverse("portal-link", args=["abc"]) == "/portal/link/abc/"
+
+
+def test_old_links_and_requests_are_pruned_and_recent_ones_kept(customer, now):
+    for days in (40, 0):
+        pods.services.portal_link_request(
+            email=KNOWN, requester_ip="198.51.100.7", now=now - timedelta(days=days)
+        )
+    assert (PortalLink.objects.count(), PortalLinkRequest.objects.count()) == (2, 2)
+
+    assert pods.services.portal_links_prune(now=now) == 2
+
+    assert PortalLink.objects.get().created_at == now
+    assert PortalLinkRequest.objects.get().requested_at == now
+    beat = settings.CELERY_BEAT_SCHEDULE["prune-portal-links"]
+    assert beat["task"] == pods.tasks.prune_portal_links.name
+    assert pods.tasks.prune_portal_links() == 0
