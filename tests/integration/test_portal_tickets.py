@@ -4,6 +4,8 @@ their own tickets only, through the durable intake.
 Customers A and B live in the same pod; every check that A reaches nothing of
 B's is a 404 with nothing of B in the answer and nothing stored."""
 
+import itertools
+import random
 import time
 from datetime import timedelta
 
@@ -16,7 +18,8 @@ from django.urls import NoReverseMatch, reverse
 
 import tickets.selectors
 import tickets.services
-from pods.models import CustomerIdentity
+import tickets.views.portal
+from pods.models import Agent, CustomerIdentity
 from tests import factories
 from tickets.models import (
     Attachment,
@@ -28,6 +31,9 @@ from tickets.models import (
 
 pytestmark = pytest.mark.django_db
 
+# Each browser gets its own client address: the posting limit counts per
+# address in the shared cache (Redis on the real stack outlives a test).
+_addresses = itertools.count(random.randrange(1, 2**16) * 256)
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 
 
@@ -62,7 +68,7 @@ def portal_client(customer_id: int) -> Client:
     PORTAL_*_KEY: the customer, the email identity they signed in with, when
     the sign-in ends) directly, as the one-time link's redemption would; the
     pods middleware turns them into request.portal_customer."""
-    client = Client()
+    client = Client(REMOTE_ADDR=fresh_address())
     identity = CustomerIdentity.objects.filter(
         customer_id=customer_id, kind="EMAIL"
     ).first()
@@ -72,6 +78,11 @@ def portal_client(customer_id: int) -> Client:
     session["portal_expires_at"] = time.time() + 3600
     session.save()
     return client
+
+
+def fresh_address() -> str:
+    number = next(_addresses)
+    return f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
 
 
 @pytest.fixture
@@ -96,7 +107,7 @@ def world(pod, now):
         "a": a_ticket,
         "b": b_ticket,
         "client": portal_client(a_ticket.customer_id),
-        "agent_id": a_ticket.assignee_id or pod.agents.first().id,
+        "agent_id": Agent.objects.filter(pod=pod).values_list("id", flat=True)[0],
     }
 
 
@@ -448,6 +459,20 @@ class TestReply:
         assert follow_up.customer_id == world["a"].customer_id
         assert Message.objects.get(text="About that again.").ticket_id == follow_up.id
         assert Ticket.objects.get(id=world["a"].id).status == Ticket.Status.CLOSED
+
+    def test_too_many_posts_from_one_address_wait_and_store_nothing(
+        self, world, monkeypatch
+    ):
+        monkeypatch.setattr(tickets.views.portal, "PORTAL_POSTS_PER_WINDOW", 2)
+        reply(world["client"], world["a"].id, text="One", token="1" * 32)
+        reply(world["client"], world["a"].id, text="Two", token="2" * 32)
+
+        refused = reply(world["client"], world["a"].id, text="Three", token="3" * 32)
+
+        assert refused.status_code == 429
+        assert int(refused["Retry-After"]) > 0
+        assert "Please wait a moment" in refused.text
+        assert not Message.objects.filter(text="Three").exists()
 
     def test_fields_naming_another_customer_or_ticket_are_ignored(self, world):
         reply(
