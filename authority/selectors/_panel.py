@@ -100,7 +100,7 @@ def authority_options(
         default=0,
     )
     customer_grants = _customer_grants_by_action(
-        customer_id=customer.customer_id,
+        customer_ids=customer.family_ids,
         action_type_ids=ids,
         since=now - timedelta(days=history_days),
     )
@@ -129,11 +129,13 @@ def authority_options(
 
 
 def _customer_grants_by_action(
-    *, customer_id: int, action_type_ids: list[int], since: datetime
+    *, customer_ids: Sequence[int], action_type_ids: list[int], since: datetime
 ) -> dict[int, tuple[tuple[datetime, Decimal], ...]]:
+    """The standing grants of the customer's family (merged customers' too,
+    as the engine counts them), per action."""
     found: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
     for action_type_id, granted_at, amount in Grant.objects.filter(
-        customer_id=customer_id,
+        customer_id__in=customer_ids,
         action_type_id__in=action_type_ids,
         kind=Grant.Kind.GRANT,
         granted_at__gt=since,

@@ -86,6 +86,27 @@ class TestLimitsFollowTheMerge:
             authority.services.reasons_sentence(third.request)
         )
 
+    def test_the_agents_panel_offers_no_more_than_the_engine_allows(
+        self, funnel, agent, survivor_ticket, duplicate_ticket, now
+    ):
+        for key in ("a", "b"):
+            refund(agent, duplicate_ticket, "40", key=key, now=now)
+        merge(duplicate_ticket, survivor_ticket, now)
+
+        options = authority.selectors.authority_options(
+            customer=pods.selectors.customer_facts(
+                customer_id=survivor_ticket.customer_id
+            ),
+            agent_id=agent.id,
+            agent_role=agent.role,
+            contact_reason_id=None,
+            entitlements=[],
+            now=now,
+        )
+
+        (refunds,) = [o for o in options if o.action_type.code == "refund"]
+        assert not refunds.can_grant
+
     def test_without_a_merge_each_customer_has_their_own_limit(
         self, funnel, agent, survivor_ticket, duplicate_ticket, now
     ):
