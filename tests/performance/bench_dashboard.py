@@ -364,7 +364,10 @@ def views_discover(
             included: list[str] = []
             if page is None:
                 if period == periods[0]:
-                    skipped.append(f"{spec['label']} ({who}): page `{spec['page']}`")
+                    skipped.append(
+                        f"{spec['label']} ({who}): page `{spec['page']}`"
+                        " (no such URL name yet)"
+                    )
             else:
                 path = f"{page}?period={period}"
                 answer = client.get(path)
@@ -388,7 +391,7 @@ def views_discover(
                     skipped.append(
                         f"{spec['label']} ({who}): panel `{panel}`"
                         + (
-                            ""
+                            " (no such URL name yet)"
                             if url is None
                             else " exists but the page does not include it"
                             " (measured on its own)"
