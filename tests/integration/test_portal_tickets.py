@@ -334,6 +334,8 @@ class TestTicketPage:
 
         assert reverse("survey", args=[a_token]) in body
         assert b_token not in body
+        # The invitation's stored text (marks in place of links) is not shown.
+        assert "[rating link" not in body
 
     def test_a_survey_link_shows_nothing_of_any_ticket(self, world, now):
         tickets.services.ticket_solve(ticket=world["b"], now=now)

@@ -136,9 +136,12 @@ def portal_ticket(*, customer_ids: Sequence[int], ticket_id: int) -> Ticket | No
 
 def portal_thread(*, ticket_id: int) -> list[Message]:
     """The conversation of the ticket as its customer sees it, in order, with
-    attachments. Two queries."""
+    attachments. Two queries. Survey invitations are left out: they are
+    stored with marks in place of their links (tickets.outbound), and the
+    portal's ticket page offers the survey itself while it waits."""
     return list(
         Message.objects.filter(SEEN_BY_CUSTOMER, ticket_id=ticket_id)
+        .exclude(headers__has_key="survey_id")
         .select_related("author_agent__user")
         .prefetch_related("attachments")
         .order_by("created_at", "id")
