@@ -367,6 +367,19 @@ def agent_presence_set(*, agent: Agent, presence: str, now: datetime) -> str:
     return previous
 
 
+def customers_since_backdate(*, since: dict[int, datetime]) -> int:
+    """Record that customers have been customers since an earlier time than
+    their first contact here (an imported or demo account's age); a date is
+    never moved later. Return how many moved."""
+    moved = 0
+    with transaction.atomic():
+        for customer_id, when in sorted(since.items()):
+            moved += Customer.objects.filter(
+                id=customer_id, created_at__gt=when
+            ).update(created_at=when)
+    return moved
+
+
 def customer_primary_agent_set(*, customer_id: int, agent_id: int) -> bool:
     """Record the agent who last settled the customer's case, when that agent is
     in the customer's pod. Return whether it was recorded."""

@@ -130,6 +130,15 @@ class TestDemoHistorySeed:
         customer = Customer.objects.get(id=latest.customer_id)
         assert customer.primary_agent_id == latest.assignee_id
 
+    def test_customers_are_older_than_their_history(self, floor, now):
+        tickets.services.demo_history_seed(now=now, days=DAYS, pod_ids=[floor.id])
+
+        # Rules read tenure ("a customer for 30 days"): it must not be younger
+        # than the contacts the customer made.
+        history = Ticket.objects.filter(id__in=history_ticket_ids(floor.id))
+        assert history.exists()
+        assert not history.filter(customer__created_at__gt=F("created_at")).exists()
+
     def test_a_second_run_adds_nothing(self, floor, now):
         first = tickets.services.demo_history_seed(
             now=now, days=DAYS, pod_ids=[floor.id]

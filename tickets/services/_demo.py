@@ -374,6 +374,7 @@ def demo_history_seed(
             cases = floor.plan(rng=rng, reasons=reasons)
             _history_write(floor=floor, cases=cases)
             _primary_agents_record(customer_ids=[case.customer.id for case in cases])
+            _customers_since_backdate(cases=cases)
             made += len(cases)
     return made
 
@@ -898,6 +899,25 @@ def _template_counters_add(*, cases: list[_Case], uses: list[TemplateUse]) -> No
         template.save(
             update_fields=["use_count", "last_used_at", "rated_count", "rating_sum"]
         )
+
+
+def _customers_since_backdate(*, cases: list[_Case]) -> None:
+    """Customers of the story were customers long before their first contact
+    in it (a month to two years, by customer): their tenure, which rules read,
+    must not be younger than their history."""
+    first: dict[int, datetime] = {}
+    for case in cases:
+        opened = (
+            case.conversation[0].at if case.conversation else case.ticket.created_at
+        )
+        customer_id = case.customer.id
+        first[customer_id] = min(opened, first.get(customer_id, opened))
+    pods.services.customers_since_backdate(
+        since={
+            customer_id: opened - timedelta(days=30 + customer_id * 37 % 700)
+            for customer_id, opened in first.items()
+        }
+    )
 
 
 def _primary_agents_record(*, customer_ids: list[int]) -> None:
