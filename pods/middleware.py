@@ -65,6 +65,13 @@ class PortalCustomerMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.portal_customer = portal_customer_of(request)
+        # The email identity they signed in with, for pages that vouch for it
+        # (the chat widget's identity token); None when no one is signed in.
+        request.portal_identity_id = (
+            request.session.get(selectors.PORTAL_IDENTITY_KEY)
+            if request.portal_customer is not None
+            else None
+        )
         return self.get_response(request)
 
 

@@ -733,3 +733,15 @@ def portal_link_usable(*, token_hash: str, now: datetime) -> bool:
         superseded_at__isnull=True,
         expires_at__gt=now,
     ).exists()
+
+
+def email_identity_address(*, identity_id: int) -> str | None:
+    """The normalised address of an email identity (the one a portal sign-in
+    used); None when it is gone or is not an email identity."""
+    return (
+        CustomerIdentity.objects.filter(
+            id=identity_id, kind=CustomerIdentity.Kind.EMAIL
+        )
+        .values_list("value", flat=True)
+        .first()
+    )

@@ -21,6 +21,12 @@
  *   data-helpdesk    the helpdesk's origin (default: the script's origin)
  *   data-title       the panel's title (default "Chat with us")
  *   data-stylesheet  the widget's stylesheet (default: widget.css beside this file)
+ *   data-identity    on the helpdesk's customer portal only: the signed-in
+ *                    customer's short-lived signed identity token; the chat
+ *                    starts as them, without asking for a name or an email
+ *   data-owner       with data-identity: an opaque mark of that customer; a
+ *                    chat kept in this tab by anyone else is not resumed
+ *   data-intro       the start form's introduction (default: ask for an email)
  *
  * The host element (#helpdesk-chat) carries data-connection: "idle",
  * "connecting", "connected" (after the server's hello) or "disconnected".
@@ -43,6 +49,8 @@
     settings.stylesheet ||
     script.src.replace(/widget(\.[0-9a-f]+)?\.js(\?.*)?$/, "widget.css");
   var TITLE = settings.title || "Chat with us";
+  var IDENTITY = settings.identity || "";
+  var OWNER = IDENTITY ? settings.owner || "" : "";
   var STORAGE_KEY = "helpdesk-chat:" + HELPDESK;
 
   var FIRST_RETRY_MS = 1000;
@@ -198,12 +206,21 @@
     class: "button",
     text: TEXT.start,
   });
-  var startForm = el("form", { class: "start", novalidate: true }, [
-    el("p", { class: "intro", text: TEXT.intro }),
-    field("name", TEXT.name, nameInput),
-    field("start-email", TEXT.email, startEmailInput),
-    startButton,
-  ]);
+  // A signed-in customer is not asked who they are: the portal vouches for them.
+  var startForm = el(
+    "form",
+    { class: "start", novalidate: true },
+    [el("p", { class: "intro", text: settings.intro || TEXT.intro })]
+      .concat(
+        IDENTITY
+          ? []
+          : [
+              field("name", TEXT.name, nameInput),
+              field("start-email", TEXT.email, startEmailInput),
+            ]
+      )
+      .concat([startButton])
+  );
 
   var notice = el("p", { class: "notice", role: "status", hidden: true });
   var emailInput = el("input", {
@@ -276,7 +293,14 @@
 
   // --- State ------------------------------------------------------------------------
 
-  var chat = load(); // {token, websocket, expiresAt, outbox: [{client_id, text}]}
+  // {token, websocket, expiresAt, owner, outbox: [{client_id, text}]}
+  var chat = load();
+  if (chat && (chat.owner || "") !== OWNER) {
+    // Kept by someone else in this tab (a customer who signed out, or an
+    // anonymous visitor): never shown to whoever is here now.
+    chat = null;
+    save(null);
+  }
   var socket = null;
   var ready = false; // the server said hello on this socket
   var retryMs = FIRST_RETRY_MS;
@@ -617,10 +641,14 @@
         mode: "cors",
         credentials: "omit",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({
-          name: nameInput.value.trim(),
-          email: startEmailInput.value.trim(),
-        }),
+        body: JSON.stringify(
+          IDENTITY
+            ? { identity: IDENTITY }
+            : {
+                name: nameInput.value.trim(),
+                email: startEmailInput.value.trim(),
+              }
+        ),
       })
       .then(function (response) {
         return response.json().then(function (body) {
@@ -637,6 +665,7 @@
           token: answer.body.token,
           websocket: answer.body.websocket,
           expiresAt: Date.now() + answer.body.expires_in * 1000,
+          owner: OWNER,
           outbox: [],
         };
         save(chat);
@@ -662,7 +691,7 @@
     unread = 0;
     badge.hidden = true;
     launcher.removeAttribute("aria-label");
-    (chat ? textarea : nameInput).focus();
+    (chat ? textarea : IDENTITY ? startButton : nameInput).focus();
   }
 
   function close() {

@@ -22,6 +22,8 @@ from tickets.rules._channels import (
 )
 from tickets.rules._chat import (
     MAX_CHAT_TEXT,
+    PORTAL_CHAT_TOKEN_MAX_AGE,
+    PORTAL_CHAT_TOKEN_SALT,
     VISITOR_TOKEN_MAX_AGE,
     VISITOR_TOKEN_SALT,
     ChatLine,
@@ -135,6 +137,8 @@ __all__ = [
     "NO_REASON",
     "OPEN_STATUSES",
     "P90",
+    "PORTAL_CHAT_TOKEN_MAX_AGE",
+    "PORTAL_CHAT_TOKEN_SALT",
     "SATISFIED_RATINGS",
     "TEMPLATE_VARIABLE_NAMES",
     "TRANSITIONS",

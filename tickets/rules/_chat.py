@@ -14,6 +14,13 @@ MAX_CHAT_TEXT = 5000  # characters; a chat line, not a document
 # (cookies, password resets) from passing as one; it lives a day.
 VISITOR_TOKEN_SALT = "tickets.chat.visitor"  # noqa: S105 - a namespace, not a secret
 VISITOR_TOKEN_MAX_AGE = 24 * 60 * 60  # seconds
+# The portal's identity token: a signed-in customer's page hands the widget
+# their customer and email identity, so the chat starts as them. Its own salt:
+# neither a visitor token nor any other signature passes as one. It lives long
+# enough to read a page before asking, short enough to be useless once leaked;
+# every page render signs a new one.
+PORTAL_CHAT_TOKEN_SALT = "tickets.chat.portal-identity"  # noqa: S105 - a namespace
+PORTAL_CHAT_TOKEN_MAX_AGE = 10 * 60  # seconds
 # The widget names each message it sends; a reconnect resends under the same name.
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -11,13 +11,19 @@ same message.
 One session, one ticket: a session never joins another open chat of its
 customer. The visitor's email is not verified, and a session shows its ticket's
 replies live, so continuing the customer's open chat would show a stranger who
-typed that customer's address the customer's conversation."""
+typed that customer's address the customer's conversation.
+
+A customer signed in to the portal starts their chat as themselves: the portal
+page vouches for them with a signed token (checked by the view), and the
+session is theirs from the start, answering at the address they signed in
+with; it is routed like any known customer's contact (their pod, their agent)."""
 
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 import pods.services
 from tickets import rules, selectors
@@ -69,25 +75,62 @@ class ChatReceived:
 
 
 def chat_session_start(
-    *, visitor_name: str, visitor_email: str, origin: str, now: datetime
+    *,
+    visitor_name: str,
+    visitor_email: str,
+    origin: str,
+    now: datetime,
+    customer_id: int | None = None,
+    identity_id: int | None = None,
 ) -> ChatStarted:
     """Start a chat for a visitor (name and email optional). When no agent of
     their pod is online and they gave an email, the chat continues by email from
-    the start. Raises ChatRefused (an email that is not one)."""
-    email = _email_normalise(visitor_email) if visitor_email.strip() else ""
-    session = ChatSession(
-        visitor_name=visitor_name.strip()[:MAX_VISITOR_NAME],
-        visitor_email=email,
-        origin=origin[:200],
-        started_at=now,
-        last_seen_at=now,
-    )
+    the start. Raises ChatRefused (an email that is not one).
+
+    With customer_id and identity_id, which only a verified portal identity
+    token may supply, the chat is that signed-in customer's: their name and the
+    address of the email identity they signed in with replace the visitor's.
+    Raises ChatRefused when that identity is no longer theirs."""
+    session = ChatSession(origin=origin[:200], started_at=now, last_seen_at=now)
+    if customer_id is None:
+        session.visitor_name = visitor_name.strip()[:MAX_VISITOR_NAME]
+        if visitor_email.strip():
+            session.visitor_email = _email_normalise(visitor_email)
+    else:
+        _signed_in_customer_take(
+            session=session, customer_id=customer_id, identity_id=identity_id
+        )
     status = selectors.chat_status(session=session)
     if _leaves_for_email(status):
         session.state = ChatSession.State.EMAILED
         status = replace(status, state=session.state)
     session.save(force_insert=True)
     return ChatStarted(session=session, status=status)
+
+
+def _signed_in_customer_take(
+    *, session: ChatSession, customer_id: int, identity_id: int | None
+) -> None:
+    """Make the unsaved session the signed-in customer's (a merged customer's
+    chat goes to the customer they were merged into, as the sign-in does)."""
+    facts = (
+        pods.selectors.portal_customer(customer_id=customer_id, identity_id=identity_id)
+        if identity_id is not None
+        else None
+    )
+    address = (
+        pods.selectors.email_identity_address(identity_id=identity_id)
+        if facts is not None
+        else None
+    )
+    if facts is None or not address:
+        raise ChatRefused(
+            "identity_unknown",
+            gettext("You are no longer signed in here. Sign in again to chat."),
+        )
+    session.customer_id = facts.customer_id
+    session.visitor_name = facts.display_name[:MAX_VISITOR_NAME]
+    session.visitor_email = address
 
 
 def chat_session_join(*, public_id: str, now: datetime) -> ChatStatus:

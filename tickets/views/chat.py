@@ -11,6 +11,8 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -51,10 +53,13 @@ def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
 @csrf_exempt  # acts for no signed-in user; the Origin is checked instead
 @require_http_methods(["POST", "OPTIONS"])
 def chat_session_start(request: HttpRequest) -> HttpResponse:
-    """POST /chat/session/ {"name"?, "email"?}: start a chat and answer the signed
-    visitor token with the websocket to open with it (201). 403 for a site that
-    may not embed the widget, 400 for a malformed body or email, 429 with
-    Retry-After when the address started too many chats."""
+    """POST /chat/session/ {"name"?, "email"?, "identity"?}: start a chat and
+    answer the signed visitor token with the websocket to open with it (201).
+    With the identity token of a signed-in customer's portal page, the chat is
+    theirs (name and email sent with it are ignored). 403 for a site that may
+    not embed the widget, 400 for a malformed body or email or an identity
+    token that is expired, forged or no longer theirs, 429 with Retry-After
+    when the address started too many chats."""
     origin = request.headers.get("Origin")
     if not rules.chat_origin_allowed(
         origin=origin, host=request.get_host(), allowed=_allowed_origins()
@@ -84,16 +89,19 @@ def chat_session_start(request: HttpRequest) -> HttpResponse:
     visitor, problem = _visitor(request.body)
     if problem:
         return _cors(_error(400, "malformed", problem), origin)
+    signed_in = None
+    if visitor["identity"]:
+        signed_in, code, problem = _portal_identity(visitor["identity"])
+        if signed_in is None:
+            return _cors(
+                _error(400, code, problem, fields={"identity": [problem]}), origin
+            )
     try:
-        started = services.chat_session_start(
-            visitor_name=visitor["name"],
-            visitor_email=visitor["email"],
-            origin=origin or "",
-            now=timezone.now(),
-        )
+        started = _start(visitor=visitor, signed_in=signed_in, origin=origin or "")
     except services.ChatRefused as exc:
+        field = "identity" if signed_in else "email"
         return _cors(
-            _error(400, exc.code, str(exc), fields={"email": [str(exc)]}), origin
+            _error(400, exc.code, str(exc), fields={field: [str(exc)]}), origin
         )
     public_id = str(started.session.public_id)
     scheme = "wss" if request.is_secure() else "ws"
@@ -116,8 +124,83 @@ def chat_session_start(request: HttpRequest) -> HttpResponse:
     return _cors(answer, origin)
 
 
+def _start(
+    *, visitor: dict, signed_in: tuple[int, int] | None, origin: str
+) -> services.ChatStarted:
+    if signed_in is None:
+        return services.chat_session_start(
+            visitor_name=visitor["name"],
+            visitor_email=visitor["email"],
+            origin=origin,
+            now=timezone.now(),
+        )
+    # Who they are comes from the signed token alone, never from the body.
+    customer_id, identity_id = signed_in
+    return services.chat_session_start(
+        visitor_name="",
+        visitor_email="",
+        origin=origin,
+        customer_id=customer_id,
+        identity_id=identity_id,
+        now=timezone.now(),
+    )
+
+
+def portal_chat_token(*, customer_id: int, identity_id: int) -> str:
+    """The identity token a signed-in customer's portal page hands the widget
+    (tickets.templatetags.portal_chat): their customer and the email identity
+    they signed in with, signed now, good for rules.PORTAL_CHAT_TOKEN_MAX_AGE."""
+    return signing.dumps(
+        {"customer": customer_id, "identity": identity_id},
+        salt=rules.PORTAL_CHAT_TOKEN_SALT,
+    )
+
+
+def portal_chat_owner(*, customer_id: int) -> str:
+    """Whose chats the widget may resume on this page: an opaque mark of the
+    customer (the widget keeps a chat in the tab's storage, which outlives a
+    sign-out and the next customer's sign-in in the same tab)."""
+    return salted_hmac(
+        rules.PORTAL_CHAT_TOKEN_SALT, f"owner:{customer_id}"
+    ).hexdigest()[:32]
+
+
+def _portal_identity(token: str) -> tuple[tuple[int, int] | None, str, str]:
+    """(customer id, identity id) from a portal identity token, or None with
+    the error code and message."""
+    try:
+        payload = signing.loads(
+            token,
+            salt=rules.PORTAL_CHAT_TOKEN_SALT,
+            max_age=rules.PORTAL_CHAT_TOKEN_MAX_AGE,
+        )
+    except signing.SignatureExpired:
+        return (
+            None,
+            "identity_expired",
+            gettext(
+                "This page is too old to start a chat as you. Reload it and try again."
+            ),
+        )
+    except signing.BadSignature:
+        payload = None
+    ids = (
+        (payload.get("customer"), payload.get("identity"))
+        if isinstance(payload, dict)
+        else ()
+    )
+    if len(ids) != 2 or not all(type(value) is int for value in ids):
+        return (
+            None,
+            "identity_invalid",
+            gettext("This page cannot start a chat as you. Reload it and try again."),
+        )
+    return ids, "", ""
+
+
 def _visitor(body: bytes) -> tuple[dict, str]:
-    """The visitor's name and email from the body, or the reason it is malformed."""
+    """The visitor's name and email (and the portal's identity token) from the
+    body, or the reason it is malformed."""
     if len(body) > MAX_BODY_BYTES:
         return {}, f"the body is over {MAX_BODY_BYTES} bytes"
     try:
@@ -126,9 +209,13 @@ def _visitor(body: bytes) -> tuple[dict, str]:
         return {}, "the body must be a JSON object"
     if not isinstance(payload, dict):
         return {}, "the body must be a JSON object"
-    visitor = {"name": payload.get("name") or "", "email": payload.get("email") or ""}
+    visitor = {
+        "name": payload.get("name") or "",
+        "email": payload.get("email") or "",
+        "identity": payload.get("identity") or "",
+    }
     if not all(isinstance(value, str) for value in visitor.values()):
-        return {}, "name and email must be strings"
+        return {}, "name, email and identity must be strings"
     return visitor, ""
 
 
