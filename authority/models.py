@@ -193,6 +193,9 @@ class AuthorityRequest(models.Model):
         ActionType, on_delete=models.PROTECT, related_name="requests"
     )
     amount = models.DecimalField(**MONEY)
+    # The day a pause starts when it was asked from a chosen day; empty: the
+    # day it is granted (today, or the day an approver approves it).
+    effect_starts_on = models.DateField(null=True, blank=True)
     customer = models.ForeignKey(
         "pods.Customer", on_delete=models.PROTECT, related_name="+"
     )

@@ -322,6 +322,54 @@ def _probe(ask: Ask) -> Ask:
     return Ask(ask.action_name, ask.unit, ask.currency, smallest, ask.actor, ask.now)
 
 
+# --- Pauses from a chosen day ----------------------------------------------------
+
+
+def pause_start_problem(
+    *,
+    starts_on: date,
+    days: int,
+    today: date,
+    max_days_ahead: int,
+    ends_on: date,
+    paused_from: date | None,
+    paused_until: date | None,
+) -> Reason | None:
+    """Why a pause of `days` days cannot start on `starts_on`, or None when it
+    can: not before today, at most `max_days_ahead` days ahead, before the
+    entitlement ends, clear of the pause already set. An entitlement holds one
+    pause at a time, so a pause still to come or running stops a second one
+    even where they would not overlap (it can be set once the first is over)."""
+    start = starts_on.isoformat()
+    if starts_on < today:
+        return Reason("pause_start_past", False, {"start": start})
+    latest = today + timedelta(days=max_days_ahead)
+    if starts_on > latest:
+        return Reason(
+            "pause_start_too_far",
+            False,
+            {"start": start, "latest": latest.isoformat(), "days": max_days_ahead},
+        )
+    if starts_on >= ends_on:
+        return Reason(
+            "pause_start_after_end", False, {"start": start, "end": ends_on.isoformat()}
+        )
+    if paused_until is None or paused_until <= today:
+        return None
+    began = paused_from or today
+    if starts_on < paused_until and began < starts_on + timedelta(days=days):
+        return Reason(
+            "pause_overlaps",
+            False,
+            {
+                "start": start,
+                "from": began.isoformat(),
+                "until": paused_until.isoformat(),
+            },
+        )
+    return Reason("already_paused", False, {"until": paused_until.isoformat()})
+
+
 # --- Hashes ------------------------------------------------------------------------
 
 

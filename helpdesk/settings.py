@@ -494,6 +494,8 @@ HELPDESK = {
     "ENTITLEMENT_REMINDER_DAYS": env_int(
         "HELPDESK_ENTITLEMENT_REMINDER_DAYS", default=7
     ),
+    # A pause may be set to start this many days ahead at most.
+    "PAUSE_START_MAX_DAYS": env_int("HELPDESK_PAUSE_START_MAX_DAYS", default=30),
 }
 HELPDESK_PHONE_REGION = os.environ.get("HELPDESK_PHONE_REGION", "GB")
 # Sites that may embed the chat widget: exact origins (https://shop.example) or

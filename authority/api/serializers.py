@@ -48,6 +48,13 @@ class AskInput(serializers.Serializer):
         allow_null=True,
         help_text="The ticket it is for (its contact reason can matter).",
     )
+    effect_starts_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="For a pause: the day it starts (ISO date, from today up to "
+        "HELPDESK['PAUSE_START_MAX_DAYS'] days ahead, before the entitlement "
+        "ends). Default: the day it is granted.",
+    )
 
 
 class RequestInput(AskInput):
@@ -159,6 +166,9 @@ class AskedOutput(serializers.Serializer):
     currency = serializers.CharField(source="action_type.currency")
     customer = serializers.IntegerField(source="customer_id")
     ticket = serializers.IntegerField(source="ticket_id", allow_null=True)
+    effect_starts_on = serializers.DateField(
+        allow_null=True, help_text="A pause's chosen first day, if one was chosen."
+    )
     stage = serializers.IntegerField(allow_null=True)
     rule = RuleBriefOutput(allow_null=True)
     reasons = serializers.SerializerMethodField()
@@ -207,6 +217,9 @@ class RequestOutput(serializers.Serializer):
     pod = serializers.IntegerField(source="pod_id")
     ticket = serializers.IntegerField(source="ticket_id", allow_null=True)
     agent = serializers.IntegerField(source="agent_id", allow_null=True)
+    effect_starts_on = serializers.DateField(
+        allow_null=True, help_text="A pause's chosen first day, if one was chosen."
+    )
     stage = serializers.IntegerField(allow_null=True)
     rule = RuleBriefOutput(allow_null=True)
     reasons = serializers.SerializerMethodField()

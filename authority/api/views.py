@@ -143,6 +143,7 @@ class DecisionPreview(APIView):
                 amount=data["amount"],
                 customer_id=data["customer"],
                 ticket_id=data.get("ticket"),
+                effect_starts_on=data.get("effect_starts_on"),
                 now=timezone.now(),
             )
         except services.AuthorityRefused as exc:
@@ -220,6 +221,7 @@ class RequestListCreate(generics.ListAPIView):
                 ticket_id=data.get("ticket"),
                 idempotency_key=key,
                 note=data["note"],
+                effect_starts_on=data.get("effect_starts_on"),
                 now=timezone.now(),
             )
         except services.IdempotencyConflict as exc:

@@ -316,6 +316,8 @@ def reason_words(*, reason: dict, action_name: str, unit: str, currency: str) ->
         return _("the customer has nothing to extend or pause")
     if code == "already_paused":
         return _("already paused until %(until)s") % {"until": params["until"]}
+    if code in PAUSE_START_CODES:
+        return pause_start_words(code=code, params=params)
     if code == "reversal":
         return _("reversed: %(why)s") % {"why": params.get("why", "")}
     return code
@@ -513,3 +515,65 @@ def audit_chains() -> list[str]:
 
 def audit_events_of(*, subject: str) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(subject=subject).order_by("at", "id")
+
+
+# --- Pauses from a chosen day ----------------------------------------------------
+
+PAUSE_START_CODES = (
+    "pause_start_past",
+    "pause_start_too_far",
+    "pause_start_after_end",
+    "pause_overlaps",
+)
+DEFAULT_PAUSE_START_MAX_DAYS = 30
+
+
+def pause_start_max_days() -> int:
+    """How far ahead a pause may be set to start (HELPDESK['PAUSE_START_MAX_DAYS'])."""
+    return int(
+        settings.HELPDESK.get("PAUSE_START_MAX_DAYS", DEFAULT_PAUSE_START_MAX_DAYS)
+    )
+
+
+def pause_start_bounds(
+    *, now: datetime, ends_on: date | None = None
+) -> tuple[date, date]:
+    """The first and last day a pause asked now may start on (the engine's
+    limits, for a form's date input): today, up to the setting's days ahead
+    and before the entitlement ends."""
+    today = now.date()
+    latest = today + timedelta(days=pause_start_max_days())
+    if ends_on is not None:
+        latest = max(min(latest, ends_on - timedelta(days=1)), today)
+    return today, latest
+
+
+def day_words(value: date | str) -> str:
+    """A day as the reader's language writes it ("3 March 2026")."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return formats.date_format(value, "DATE_FORMAT")
+
+
+def pause_start_words(*, code: str, params: dict) -> str:
+    """Why a pause cannot start on the chosen day, in words for an agent or a
+    customer alike."""
+    if code == "pause_start_past":
+        return _("a pause cannot start in the past (%(start)s)") % {
+            "start": day_words(params["start"])
+        }
+    if code == "pause_start_too_far":
+        return ngettext(
+            "a pause can start at most %(days)d day ahead, by %(latest)s",
+            "a pause can start at most %(days)d days ahead, by %(latest)s",
+            params["days"],
+        ) % {"days": params["days"], "latest": day_words(params["latest"])}
+    if code == "pause_start_after_end":
+        return _("%(start)s is not before the end, %(end)s") % {
+            "start": day_words(params["start"]),
+            "end": day_words(params["end"]),
+        }
+    return _("it overlaps the pause from %(from)s until %(until)s") % {
+        "from": day_words(params["from"]),
+        "until": day_words(params["until"]),
+    }

@@ -490,6 +490,25 @@ def self_service_reason_words(*, reason: dict, action_type: ActionType) -> str:
         return _("It is paused already, until %(until)s.") % {
             "until": _day_words(params["until"])
         }
+    if code == "pause_overlaps":
+        return _("It overlaps your pause from %(from)s until %(until)s.") % {
+            "from": _day_words(params["from"]),
+            "until": _day_words(params["until"]),
+        }
+    if code == "pause_start_past":
+        return _("A pause cannot start before today (you chose %(start)s).") % {
+            "start": _day_words(params["start"])
+        }
+    if code == "pause_start_too_far":
+        return ngettext(
+            "A pause can start at most %(days)d day ahead, by %(latest)s.",
+            "A pause can start at most %(days)d days ahead, by %(latest)s.",
+            params["days"],
+        ) % {"days": params["days"], "latest": _day_words(params["latest"])}
+    if code == "pause_start_after_end":
+        return _("It ends on %(end)s: a pause must start before that.") % {
+            "end": _day_words(params["end"])
+        }
     if code == "no_entitlement":
         return _("You have nothing this can change.")
     if code == "no_rule":

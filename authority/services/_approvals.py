@@ -19,6 +19,7 @@ from authority.services._audit import audit_append, pod_chain
 from authority.services._errors import ApprovalCannotExecute, ApprovalRefused
 from authority.services._grants import (
     engine_ask,
+    entitlement_problem,
     grant_execute,
     reasons_sentence,
     request_words,
@@ -171,7 +172,8 @@ def _pending_locked(*, request_id: int, user, request_hash: str) -> AuthorityReq
 
 def _still_allowed(*, request: AuthorityRequest, customer, now: datetime) -> None:
     """The approved rule's limits hold at execution too: a budget spent
-    meanwhile stops the grant, with the reasons."""
+    meanwhile stops the grant, with the reasons; so does the entitlement (a
+    pause whose chosen start has passed, or one set meanwhile)."""
     terms = selectors.rule_terms(rule=request.rule)
     usage = selectors.usage_read(
         action_type_id=request.action_type_id,
@@ -190,6 +192,17 @@ def _still_allowed(*, request: AuthorityRequest, customer, now: datetime) -> Non
         rule=terms,
         usage=usage,
     )
+    problem = entitlement_problem(
+        action_type=request.action_type,
+        customer_id=request.customer_id,
+        days=request.amount,
+        effect_starts_on=request.effect_starts_on,
+        now=now,
+    )
+    if problem is not None:
+        decision = rules.Decision(
+            rules.Outcome.REFUSED, decision.rule, (*decision.reasons, problem)
+        )
     if decision.outcome != rules.Outcome.GRANTED:
         failed = [reason.as_dict() for reason in decision.reasons if not reason.ok]
         words = selectors.reasons_words(reasons=failed, action_type=request.action_type)

@@ -108,6 +108,8 @@ class Context:
     ticket_id: int | None
     contact_reason_id: int | None
     amount: Decimal
+    # A pause asked from a chosen day (None: from the day it is granted).
+    effect_starts_on: date | None = None
 
 
 def authority_ask(
@@ -119,18 +121,22 @@ def authority_ask(
     ticket_id: int | None,
     idempotency_key: str,
     note: str = "",
+    effect_starts_on: date | None = None,
     now: datetime,
 ) -> Asked:
     """Decide an ask and act on it: grant now, queue for approval, or refuse,
-    recording the request either way. Raises AuthorityRefused when the ask
-    names no known action, customer or ticket, IdempotencyConflict when the key
-    was used for something else."""
+    recording the request either way. `effect_starts_on` sets the day a pause
+    starts (default: the day it is granted). Raises AuthorityRefused when the
+    ask names no known action, customer or ticket (or a start day for what is
+    not a pause), IdempotencyConflict when the key was used for something
+    else."""
     key = _idempotency_key_checked(idempotency_key)
     context = ask_context(
         action_code=action_code,
         amount=amount,
         customer_id=customer_id,
         ticket_id=ticket_id,
+        effect_starts_on=effect_starts_on,
     )
     if len(note) > MAX_NOTE:
         raise AuthorityRefused(
@@ -168,11 +174,18 @@ def authority_ask(
 
 
 def ask_context(
-    *, action_code: str, amount: Decimal | str, customer_id: int, ticket_id: int | None
+    *,
+    action_code: str,
+    amount: Decimal | str,
+    customer_id: int,
+    ticket_id: int | None,
+    effect_starts_on: date | None = None,
 ) -> Context:
     action_type = selectors.action_type_by_code(code=action_code)
     if action_type is None:
         raise AuthorityRefused(_("no such action: %(code)s") % {"code": action_code})
+    if effect_starts_on is not None and action_type.effect != ActionType.Effect.PAUSE:
+        raise AuthorityRefused(_("only a pause can start on a chosen day"))
     try:
         value = Decimal(str(amount))
     except (InvalidOperation, ValueError):
@@ -201,6 +214,7 @@ def ask_context(
         ticket_id=ticket_id,
         contact_reason_id=contact_reason_id,
         amount=value,
+        effect_starts_on=effect_starts_on,
     )
 
 
@@ -215,15 +229,18 @@ def _idempotency_key_checked(key: str) -> str:
 
 
 def _ask_hash(*, context: Context, note: str) -> str:
-    return rules.request_hash(
-        fields={
-            "action": context.action_type.code,
-            "amount": str(context.amount.normalize()),
-            "customer": context.customer.customer_id,
-            "ticket": context.ticket_id,
-            "note": note,
-        }
-    )
+    fields = {
+        "action": context.action_type.code,
+        "amount": str(context.amount.normalize()),
+        "customer": context.customer.customer_id,
+        "ticket": context.ticket_id,
+        "note": note,
+    }
+    if context.effect_starts_on is not None:
+        # Only when chosen: the hashes of asks without one stay as they were
+        # (an approver's verdict is bound to them).
+        fields["starts_on"] = context.effect_starts_on.isoformat()
+    return rules.request_hash(fields=fields)
 
 
 def _earlier_answer(*, actor: Actor, key: str, digest: str) -> Asked | None:
@@ -319,34 +336,52 @@ def engine_ask(
 def _entitlement_checked(
     *, decision: rules.Decision, context: Context, now: datetime
 ) -> rules.Decision:
-    """An extension or pause needs an entitlement to change; a pause, one that
-    is not paused already."""
-    effect = context.action_type.effect
-    if decision.outcome == rules.Outcome.REFUSED or effect not in (
-        ActionType.Effect.EXTEND,
-        ActionType.Effect.PAUSE,
-    ):
+    """An extension or pause needs an entitlement to change; a pause, a start
+    day the entitlement allows (rules.pause_start_problem)."""
+    if decision.outcome == rules.Outcome.REFUSED:
         return decision
-    entitlement = selectors.entitlement_for_action(
-        customer_id=context.customer.customer_id, product=context.action_type.product
+    problem = entitlement_problem(
+        action_type=context.action_type,
+        customer_id=context.customer.customer_id,
+        days=context.amount,
+        effect_starts_on=context.effect_starts_on,
+        now=now,
     )
-    problem = None
-    if entitlement is None:
-        problem = rules.Reason(
-            "no_entitlement", False, {"product": context.action_type.product}
-        )
-    elif (
-        effect == ActionType.Effect.PAUSE
-        and entitlement.paused_until
-        and entitlement.paused_until > now.date()
-    ):
-        problem = rules.Reason(
-            "already_paused", False, {"until": entitlement.paused_until.isoformat()}
-        )
     if problem is None:
         return decision
     return rules.Decision(
         rules.Outcome.REFUSED, decision.rule, (*decision.reasons, problem)
+    )
+
+
+def entitlement_problem(
+    *,
+    action_type: ActionType,
+    customer_id: int,
+    days: Decimal,
+    effect_starts_on: date | None,
+    now: datetime,
+) -> rules.Reason | None:
+    """Why the entitlement this action changes stands in its way (None: it
+    does not, or the action changes no entitlement)."""
+    effect = action_type.effect
+    if effect not in (ActionType.Effect.EXTEND, ActionType.Effect.PAUSE):
+        return None
+    entitlement = selectors.entitlement_for_action(
+        customer_id=customer_id, product=action_type.product
+    )
+    if entitlement is None:
+        return rules.Reason("no_entitlement", False, {"product": action_type.product})
+    if effect != ActionType.Effect.PAUSE:
+        return None
+    return rules.pause_start_problem(
+        starts_on=effect_starts_on or now.date(),
+        days=int(days),
+        today=now.date(),
+        max_days_ahead=selectors.pause_start_max_days(),
+        ends_on=entitlement.ends_on,
+        paused_from=entitlement.paused_from,
+        paused_until=entitlement.paused_until,
     )
 
 
@@ -450,6 +485,7 @@ def _request_store(
         stage=decision.stage,
         reasons=[reason.as_dict() for reason in decision.reasons],
         note=note,
+        effect_starts_on=context.effect_starts_on,
         created_at=now,
         due_at=now + timedelta(hours=rule.approval_hours) if pending and rule else None,
         decided_at=None if pending else now,
@@ -521,7 +557,12 @@ def grant_execute(
         reasons=request.reasons,
         granted_at=now,
     )
-    _entitlement_change(grant=grant, action_type=action_type, now=now)
+    _entitlement_change(
+        grant=grant,
+        action_type=action_type,
+        starts_on=request.effect_starts_on or now.date(),
+        now=now,
+    )
     grant.save(force_insert=True)
     usage_add(
         grant=grant, periods=periods, sign=1, agent_day=_counts_for_agent_day(grant)
@@ -575,8 +616,10 @@ def _user_of(request: AuthorityRequest) -> int | None:
 
 
 def _entitlement_change(
-    *, grant: Grant, action_type: ActionType, now: datetime
+    *, grant: Grant, action_type: ActionType, starts_on: date, now: datetime
 ) -> None:
+    """An extension moves the end; a pause moves it as much and is set from
+    `starts_on` (the day granted, or the day chosen)."""
     if action_type.effect not in (ActionType.Effect.EXTEND, ActionType.Effect.PAUSE):
         return
     entitlement = selectors.entitlement_for_action(
@@ -586,8 +629,8 @@ def _entitlement_change(
     grant.entitlement, grant.ends_before = entitlement, entitlement.ends_on
     entitlement.ends_on += days
     if action_type.effect == ActionType.Effect.PAUSE:
-        entitlement.paused_from = now.date()
-        entitlement.paused_until = now.date() + days
+        entitlement.paused_from = starts_on
+        entitlement.paused_until = starts_on + days
     entitlement.updated_at = now
     entitlement.save(
         update_fields=["ends_on", "paused_from", "paused_until", "updated_at"]
@@ -651,11 +694,26 @@ def _webhook_schedule(
             "pod_id": grant.pod_id,
             "ticket_id": grant.ticket_id,
             "granted_at": grant.granted_at.isoformat(),
+            **_pause_payload(grant=grant, action_type=action_type),
         },
         next_attempt_at=now,
         created_at=now,
     )
     outbound.webhook_deliver_on_commit(delivery_id=delivery.id)
+
+
+def _pause_payload(*, grant: Grant, action_type: ActionType) -> dict:
+    """A pause's days, for the billing system to stop charging over them."""
+    if (
+        action_type.effect != ActionType.Effect.PAUSE
+        or grant.kind != Grant.Kind.GRANT
+        or grant.entitlement is None
+    ):
+        return {}
+    return {
+        "paused_from": grant.entitlement.paused_from.isoformat(),
+        "paused_until": grant.entitlement.paused_until.isoformat(),
+    }
 
 
 def _grant_told(*, grant: Grant, request: AuthorityRequest, now: datetime) -> None:
@@ -693,14 +751,20 @@ def _grant_told(*, grant: Grant, request: AuthorityRequest, now: datetime) -> No
 
 
 def request_words(request: AuthorityRequest) -> str:
-    """ "£30 refund", "14 days extension"."""
+    """ "£30 refund", "14 days extension", "14 days pause from 3 March 2026"."""
     action_type = request.action_type
-    return _("%(amount)s %(action)s") % {
+    words = {
         "amount": selectors.amount_words(
             amount=request.amount, unit=action_type.unit, currency=action_type.currency
         ),
         "action": action_type.name.lower(),
     }
+    if request.effect_starts_on is not None:
+        return _("%(amount)s %(action)s from %(start)s") % {
+            **words,
+            "start": selectors.day_words(request.effect_starts_on),
+        }
+    return _("%(amount)s %(action)s") % words
 
 
 def reasons_sentence(request: AuthorityRequest) -> str:
@@ -733,6 +797,17 @@ def customer_words(*, grant: Grant) -> str:
             "end": grant.ends_after,
         }
     if action_type.effect == ActionType.Effect.PAUSE:
+        starts_on = grant.request.effect_starts_on if grant.request_id else None
+        if starts_on and starts_on > grant.granted_at.date():
+            return _(
+                "Your %(product)s will be paused for %(amount)s from %(start)s; "
+                "it now ends on %(end)s."
+            ) % {
+                "product": grant.entitlement.product,
+                "amount": amount,
+                "start": selectors.day_words(starts_on),
+                "end": selectors.day_words(grant.ends_after),
+            }
         return _(
             "Your %(product)s is paused for %(amount)s; it now ends on %(end)s."
         ) % {
@@ -747,7 +822,7 @@ def customer_words(*, grant: Grant) -> str:
 
 
 def _request_details(request: AuthorityRequest) -> dict:
-    return {
+    details = {
         "request": request.id,
         "action": request.action_type.code,
         "amount": str(request.amount),
@@ -758,6 +833,9 @@ def _request_details(request: AuthorityRequest) -> dict:
         "rule": request.rule_id,
         "reasons": request.reasons,
     }
+    if request.effect_starts_on is not None:
+        details["effect_starts_on"] = request.effect_starts_on.isoformat()
+    return details
 
 
 # --- Reversal ----------------------------------------------------------------------

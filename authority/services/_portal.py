@@ -8,7 +8,7 @@ agent's. What this module adds is the customer's scope: the entitlement named
 by the form must be theirs (else it does not exist) and must be the one the
 engine changes."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -37,10 +37,12 @@ def portal_action_ask(
     amount: Decimal | str,
     entitlement_id: int | None,
     idempotency_key: str,
+    effect_starts_on: date | None = None,
     now: datetime,
 ) -> Asked:
     """The customer's own ask from the portal, decided and executed by the
-    engine as the customer actor (stage 3 only). Raises EntitlementNotFound for
+    engine as the customer actor (stage 3 only); a pause from
+    `effect_starts_on` when chosen. Raises EntitlementNotFound for
     an entitlement that is not the customer's, AuthorityRefused when the action
     does not fit the entitlement (or is unknown), IdempotencyConflict like
     authority_ask."""
@@ -72,6 +74,7 @@ def portal_action_ask(
         customer_id=customer.customer_id,
         ticket_id=None,
         idempotency_key=idempotency_key,
+        effect_starts_on=effect_starts_on,
         now=now,
     )
 

@@ -3,7 +3,7 @@ usage as it stands, no locks taken, nothing written (the API's preview, for an
 integration that wants to show an agent the outcome before they ask)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from authority import rules, selectors
@@ -34,6 +34,7 @@ def authority_preview(
     amount: Decimal | str,
     customer_id: int,
     ticket_id: int | None,
+    effect_starts_on: date | None = None,
     now: datetime,
 ) -> Preview:
     """The decision authority_ask would take now for this actor. A concurrent
@@ -44,6 +45,7 @@ def authority_preview(
         amount=amount,
         customer_id=customer_id,
         ticket_id=ticket_id,
+        effect_starts_on=effect_starts_on,
     )
     candidates = selectors.candidate_rules(
         action_type_id=context.action_type.id,

@@ -46,6 +46,8 @@ class AskForm(forms.Form):
         label=_("Note (optional)"), required=False, max_length=MAX_NOTE, strip=True
     )
     key = forms.CharField(max_length=100)
+    # A pause's first day (the engine checks it is allowed); empty: today.
+    effect_starts_on = forms.DateField(label=_("Starting on"), required=False)
 
 
 class ReverseForm(forms.Form):
@@ -98,6 +100,7 @@ def ticket_authority_ask(request: HttpRequest, ticket_id: int) -> HttpResponse:
             ticket_id=ticket.id,
             idempotency_key=answers["key"],
             note=answers["note"],
+            effect_starts_on=answers["effect_starts_on"],
             now=timezone.now(),
         )
     except services.IdempotencyConflict:
@@ -206,7 +209,7 @@ def _answer(
             status=status,
         )
     if error or failed is not None:
-        messages.error(request, error or gettext("Check the amount and try again."))
+        messages.error(request, error or _failed_words(failed))
     elif notice:
         messages.success(request, notice)
     elif shown_id is not None:
@@ -215,6 +218,12 @@ def _answer(
         )
         messages.info(request, _outcome_words(shown))
     return redirect(reverse("ticket-detail", args=[ticket.id]))
+
+
+def _failed_words(failed: AskForm) -> str:
+    if failed.errors.keys() == {"effect_starts_on"}:
+        return gettext("Check the day the pause starts and try again.")
+    return gettext("Check the amount and try again.")
 
 
 def _panel(
@@ -297,7 +306,10 @@ def _panel_context(
         "ticket": ticket,
         "customer": customer,
         "is_agent": agent is not None,
-        "options": [_option_view(option, failed=failed, now=now) for option in options],
+        "options": [
+            _option_view(option, failed=failed, entitlements=entitlements, now=now)
+            for option in options
+        ],
         "grants": [_grant_view(grant, user=user, now=now) for grant in grants],
         "pending": [
             {
@@ -316,6 +328,9 @@ def _panel_context(
                     entitlement.paused_until
                     and entitlement.paused_from
                     and entitlement.paused_from <= now.date() < entitlement.paused_until
+                ),
+                "pause_ahead": bool(
+                    entitlement.paused_from and entitlement.paused_from > now.date()
                 ),
             }
             for entitlement in entitlements
@@ -336,9 +351,26 @@ def _amount(value, action_type) -> str:
     )
 
 
-def _option_view(option, *, failed: AskForm | None, now) -> dict:
+def _pause_starts(action_type, *, entitlements, now):
+    """The days a pause may start on (None for any other action): up to the
+    engine's limit and before the entitlement it changes ends."""
+    if action_type.effect != "PAUSE":
+        return None
+    matching = [
+        entitlement
+        for entitlement in entitlements
+        if not action_type.product or entitlement.product == action_type.product
+    ]
+    latest = max(matching, key=lambda item: (item.ends_on, item.id), default=None)
+    return selectors.pause_start_bounds(
+        now=now, ends_on=latest.ends_on if latest else None
+    )
+
+
+def _option_view(option, *, failed: AskForm | None, entitlements, now) -> dict:
     action_type = option.action_type
     mine = failed is not None and failed.data.get("action") == action_type.code
+    starts = _pause_starts(action_type, entitlements=entitlements, now=now)
     return {
         "option": option,
         "action_type": action_type,
@@ -361,6 +393,8 @@ def _option_view(option, *, failed: AskForm | None, now) -> dict:
         "unit_label": (
             gettext("days") if action_type.unit == "DAYS" else action_type.currency
         ),
+        "starts_min": starts[0] if starts else None,
+        "starts_max": starts[1] if starts else None,
     }
 
 

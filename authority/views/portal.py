@@ -37,6 +37,8 @@ class PortalActionForm(forms.Form):
     )
     entitlement = forms.IntegerField(required=False, min_value=1)
     key = forms.CharField(max_length=100)
+    # A pause's first day (the engine checks it is allowed); empty: today.
+    effect_starts_on = forms.DateField(required=False)
 
 
 def _portal_customer(request: HttpRequest):
@@ -64,12 +66,7 @@ def portal_action(request: HttpRequest) -> HttpResponse:
     customer = _portal_customer(request)
     form = PortalActionForm(data=request.POST)
     if not form.is_valid():
-        return _answer(
-            request,
-            customer,
-            error=gettext("Check the number you entered and try again."),
-            status=422,
-        )
+        return _answer(request, customer, error=_form_error(form), status=422)
     answers = form.cleaned_data
     try:
         asked = services.portal_action_ask(
@@ -78,6 +75,7 @@ def portal_action(request: HttpRequest) -> HttpResponse:
             amount=answers["amount"],
             entitlement_id=answers["entitlement"],
             idempotency_key=answers["key"],
+            effect_starts_on=answers["effect_starts_on"],
             now=timezone.now(),
         )
     except services.EntitlementNotFound:
@@ -95,6 +93,12 @@ def portal_action(request: HttpRequest) -> HttpResponse:
     except services.AuthorityRefused as exc:
         return _answer(request, customer, error=str(exc), status=409)
     return _answer(request, customer, asked=asked)
+
+
+def _form_error(form: PortalActionForm) -> str:
+    if form.errors.keys() == {"effect_starts_on"}:
+        return gettext("Check the day you chose and try again.")
+    return gettext("Check the number you entered and try again.")
 
 
 # --- Rendering ----------------------------------------------------------------------
@@ -135,8 +139,10 @@ def _panel(
     service = selectors.self_service_of_customer(customer=customer, now=now)
     context = {
         "panel_id": PANEL_ID,
-        "entitlements": [_entitlement_view(item) for item in service.entitlements],
-        "options": [_option_view(option) for option in service.options],
+        "entitlements": [
+            _entitlement_view(item, now=now) for item in service.entitlements
+        ],
+        "options": [_option_view(option, now=now) for option in service.options],
         "recent": [_recent_view(request_) for request_ in service.recent],
         "outcome": _outcome_view(asked) if asked else None,
         "error": error,
@@ -144,14 +150,17 @@ def _panel(
     return render(request, template, context, status=status)
 
 
-def _entitlement_view(item: selectors.PortalEntitlement) -> dict:
+def _entitlement_view(item: selectors.PortalEntitlement, *, now) -> dict:
     return {
         "item": item,
         "entitlement": item.entitlement,
         "percent_used": (
             round(100 * item.days_used / item.days_total) if item.days_total else 100
         ),
-        "options": [_option_view(option) for option in item.options],
+        "options": [
+            _option_view(option, now=now, entitlement=item.entitlement)
+            for option in item.options
+        ],
     }
 
 
@@ -183,9 +192,16 @@ def _verb(action_type) -> str:
     }.get(action_type.effect, action_type.name)
 
 
-def _option_view(option: selectors.SelfServiceOption) -> dict:
+def _option_view(option: selectors.SelfServiceOption, *, now, entitlement=None) -> dict:
     action_type = option.action_type
     days = action_type.unit == "DAYS"
+    starts = (
+        selectors.pause_start_bounds(
+            now=now, ends_on=entitlement.ends_on if entitlement else None
+        )
+        if action_type.effect == "PAUSE"
+        else None
+    )
     allowed = (
         None
         if option.allowed is None
@@ -209,6 +225,9 @@ def _option_view(option: selectors.SelfServiceOption) -> dict:
         "step": "1" if days else "0.01",
         "max": option.allowed,
         "amount_label": gettext("Days") if days else action_type.currency,
+        # A pause's first day: today unless chosen, up to the engine's limit.
+        "starts_min": starts[0] if starts else None,
+        "starts_max": starts[1] if starts else None,
     }
 
 
