@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from hashlib import sha256
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count
@@ -311,6 +312,58 @@ def organisation_authority_figures(
         recommendations_days=DEFAULT_PERIOD_DAYS,
         recommendations_as_of=snapshot.as_of if snapshot else None,
     )
+
+
+def pod_authority_revision(*, pod_id: int, days: int, now: datetime) -> str | None:
+    """A digest of everything pod_authority_figures(pod_id, days, now) is made
+    of: the period row's merge time (as_of: every merge writes it), the pod's
+    name and zone, this month's budgets and usage, the approvals waiting, the
+    action types and the thresholds. Equal digests, equal figures: what the
+    rendered panel is cached by. None before the first refresh. Five small
+    queries on indexes, without reading the stored figures."""
+    row = (
+        AuthorityPeriod.objects.filter(pod_id=pod_id, days=days)
+        .values_list("pod_id", "as_of", "pod__name", "pod__time_zone")
+        .first()
+    )
+    return None if row is None else _revision_of([row], now=now, snapshot=None)
+
+
+def organisation_authority_revision(*, days: int, now: datetime) -> str:
+    """As pod_authority_revision, of organisation_authority_figures(days, now):
+    every open pod's period row, and the recommendations' snapshot."""
+    open_pod_ids = list(pods.selectors.pod_list().values_list("id", flat=True))
+    rows = list(
+        AuthorityPeriod.objects.filter(pod_id__in=open_pod_ids, days=days)
+        .order_by("pod_id")
+        .values_list("pod_id", "as_of", "pod__name", "pod__time_zone")
+    )
+    snapshot = (
+        DelegationSnapshot.objects.filter(days=DEFAULT_PERIOD_DAYS)
+        .values_list("id", "as_of")
+        .first()
+    )
+    return _revision_of(rows, now=now, snapshot=snapshot)
+
+
+def _revision_of(rows: list[tuple], *, now: datetime, snapshot) -> str:
+    months = {
+        pod_id: _month_of(now=now, time_zone=time_zone or "UTC")
+        for pod_id, _as_of, _name, time_zone in rows
+    }
+    parts = (
+        rows,
+        sorted(months.items()),
+        sorted(
+            (pod_id, sorted(actions.items()))
+            for pod_id, actions in _budgets(pod_months=months, now=now).items()
+        ),
+        sorted(_waiting(pod_ids=list(months)).items()),
+        list(ActionType.objects.order_by("id").values_list()),
+        insight_thresholds(),
+        snapshot,
+    )
+    return sha256(repr(parts).encode()).hexdigest()
 
 
 def _action_types() -> dict[int, ActionType]:

@@ -2,6 +2,8 @@
 and recomputed from the tickets (idempotently), and a row per pod per period
 merged from the day rows, which is all a dashboard page reads."""
 
+import uuid
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -101,7 +103,10 @@ class PodPeriodFigures(models.Model):
     """A pod's figures of the last `period_days` local days including today,
     merged from its day rows, as of a refresh: what dashboards read (one row,
     whatever the period). `figures` is tickets.rules.PeriodTotals as JSON, with
-    the names of the reasons, templates and agents it mentions."""
+    the names of the reasons, templates and agents it mentions; `headline` the
+    same without the per-agent, per-reason and per-template detail (what the
+    organisation view shows of every pod: a small fraction to decode).
+    `revision` is new at every write: what rendered panels are cached by."""
 
     pod = models.ForeignKey("pods.Pod", on_delete=models.CASCADE, related_name="+")
     period_days = models.PositiveSmallIntegerField()
@@ -111,6 +116,9 @@ class PodPeriodFigures(models.Model):
     customers = models.PositiveIntegerField()
     as_of = models.DateTimeField()
     figures = models.JSONField()
+    # Null on rows written before it existed, until their next refresh.
+    headline = models.JSONField(null=True)
+    revision = models.UUIDField(default=uuid.uuid4)
 
     class Meta:
         constraints = [

@@ -10,7 +10,7 @@ value, so it is within 5% of it (for durations of a second or more)."""
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -517,4 +517,20 @@ def period_totals(
             reason: tuple(one.reasons.get(reason, 0) for one in day_totals)
             for reason in totals.reasons
         },
+    )
+
+
+def period_headline(period: PeriodTotals) -> PeriodTotals:
+    """The period's pod-wide totals alone: without the per-agent, per-reason
+    and per-template detail nor the series. The same pod-wide figures as the
+    whole period's, a small fraction of its size."""
+    return replace(
+        period,
+        totals=replace(period.totals, reasons={}, templates={}, agents={}),
+        previous_reasons={},
+        contacts_series=(),
+        solved_series=(),
+        first_response_median_series=(),
+        csat_series=(),
+        reason_series={},
     )

@@ -37,8 +37,11 @@ from tickets.selectors._figures import (
     TemplateFigures,
     agent_figures,
     organisation_figures,
+    organisation_figures_revision,
+    organisation_headlines,
     pod_figures,
     pod_figures_from_raw,
+    pod_figures_revision,
     pod_live_figures,
 )
 from tickets.selectors._intake import (
@@ -197,8 +200,11 @@ __all__ = [
     "open_ticket_on_channel",
     "open_tickets_of_pod",
     "organisation_figures",
+    "organisation_figures_revision",
+    "organisation_headlines",
     "pod_figures",
     "pod_figures_from_raw",
+    "pod_figures_revision",
     "pod_live_figures",
     "pods_with_backlog",
     "portal_attachment",

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from hashlib import sha256
 
-from django.db.models import Count, Min, Q
+from django.db.models import Case, Count, Min, Q, When
 from django.utils.translation import gettext
 
 import pods.selectors
@@ -403,6 +404,18 @@ def pod_figures(*, pod_id: int, period_days: int) -> PodFigures | None:
     return None if row is None else _from_period_row(row)
 
 
+def pod_figures_revision(*, pod_id: int, period_days: int) -> str | None:
+    """The revision of the pod's period row (new at every refresh), with the
+    pod's name and zone the figures are shown with; None before the first
+    refresh. What a rendered panel of these figures is cached by."""
+    row = (
+        PodPeriodFigures.objects.filter(pod_id=pod_id, period_days=period_days)
+        .values_list("revision", "pod__name", "pod__time_zone")
+        .first()
+    )
+    return None if row is None else _revision_text([row])
+
+
 def organisation_figures(*, period_days: int) -> list[PodFigures]:
     """Every pod's figures of the period, by pod name, in one query."""
     rows = (
@@ -411,6 +424,44 @@ def organisation_figures(*, period_days: int) -> list[PodFigures]:
         .values_list(*_PERIOD_ROW_FIELDS)
     )
     return [_from_period_row(row) for row in rows]
+
+
+def organisation_headlines(*, period_days: int) -> list[PodFigures]:
+    """Every pod's pod-wide figures of the period, by pod name, in one query:
+    organisation_figures without the per-agent, per-reason and per-template
+    detail nor the series (empty), read from each period row's headline (a
+    small part of the row to decode; the whole row for a row refreshed before
+    headlines existed)."""
+    rows = (
+        PodPeriodFigures.objects.filter(period_days=period_days)
+        .order_by("pod__name", "pod_id")
+        .annotate(detail=Case(When(headline__isnull=True, then="figures")))
+        .values_list(*_PERIOD_ROW_FIELDS[:-1], "headline", "detail")
+    )
+    return [
+        _from_period_row((*row[:-2], row[-2] or headline_of(row[-1]))) for row in rows
+    ]
+
+
+def headline_of(figures: Mapping) -> dict:
+    """A period row's headline computed from its whole figures."""
+    period = rules.PeriodTotals.from_json(figures["period"])
+    return {"period": rules.period_headline(period).to_json()}
+
+
+def organisation_figures_revision(*, period_days: int) -> str:
+    """What organisation_figures shows changes only with this: every pod's
+    period row's revision, name and zone (one query on the period's index)."""
+    rows = (
+        PodPeriodFigures.objects.filter(period_days=period_days)
+        .order_by("pod_id")
+        .values_list("revision", "pod__name", "pod__time_zone")
+    )
+    return _revision_text(rows)
+
+
+def _revision_text(rows: Iterable[tuple]) -> str:
+    return sha256(repr([tuple(map(str, row)) for row in rows]).encode()).hexdigest()
 
 
 _AGENT_DAY_FIELDS = (

@@ -7,6 +7,7 @@ select every pod's own UTC range at once, a range per time zone. Rows are
 upserted on their unique keys, so a refresh is idempotent and two refreshes
 racing for the same day both succeed (the later one's counts stay)."""
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -591,6 +592,8 @@ def figures_periods_refresh(
             customers=pod.customers,
             as_of=_as_of(by_pod[pod.id]["computed"], today=todays[pod.id]) or now,
             figures={"period": period.to_json(), "names": names[pod.id]},
+            headline={"period": rules.period_headline(period).to_json()},
+            revision=uuid.uuid4(),
         )
         for pod in pods_found
         for days, period in periods[pod.id].items()
@@ -602,7 +605,15 @@ def figures_periods_refresh(
             rows,
             update_conflicts=True,
             unique_fields=["pod", "period_days"],
-            update_fields=["first_day", "last_day", "customers", "as_of", "figures"],
+            update_fields=[
+                "first_day",
+                "last_day",
+                "customers",
+                "as_of",
+                "figures",
+                "headline",
+                "revision",
+            ],
         )
     return len(rows)
 
