@@ -7,14 +7,18 @@ decides with `pods.view_dashboard`); the organisation panel needs
 `&format=csv[&table=summary|actions|agents|recommendations]` downloads them."""
 
 import csv
+from collections.abc import Callable
+from hashlib import sha256
 from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -79,26 +83,38 @@ def pod_authority_figures(request: HttpRequest, pod_id: int) -> HttpResponse:
     if not form.is_valid():
         return _bad_request(form)
     days = form.cleaned_data["period"]
-    figures = selectors.pod_authority_figures(
-        pod_id=pod.id, days=days, now=timezone.now()
-    )
+    now = timezone.now()
     if form.cleaned_data["format"] == "csv":
+        figures = selectors.pod_authority_figures(pod_id=pod.id, days=days, now=now)
         return _csv(
             table=form.cleaned_data["table"] or "summary",
             name=f"authority-pod-{pod.id}-{days}d",
             pods=[figures] if figures else [],
             recommendations=[],
         )
-    return render(
-        request,
-        "authority/figures/pod_panel.html",
-        {
+    revision = selectors.pod_authority_revision(pod_id=pod.id, days=days, now=now)
+
+    def context() -> dict:
+        figures = selectors.pod_authority_figures(pod_id=pod.id, days=days, now=now)
+        return {
             "pod": pod,
             "days": days,
             "figures": figures,
             "stage_bars": _stage_bars(figures) if figures else [],
-        },
+        }
+
+    return cached_panel(
+        request,
+        # The approvals link shows to those who may decide approvals.
+        key=revision
+        and ("pod", pod.id, days, revision, _may_decide_approvals(request.user)),
+        template="authority/figures/pod_panel.html",
+        context=context,
     )
+
+
+def _may_decide_approvals(user) -> bool:
+    return user.has_perm("authority.add_approvaldecision")
 
 
 def _stage_bars(figures) -> list[tuple[str, int]]:
@@ -120,26 +136,70 @@ def organisation_authority_figures(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_request(form)
     days = form.cleaned_data["period"]
-    figures = selectors.organisation_authority_figures(days=days, now=timezone.now())
+    now = timezone.now()
     if form.cleaned_data["format"] == "csv":
+        figures = selectors.organisation_authority_figures(days=days, now=now)
         return _csv(
             table=form.cleaned_data["table"] or "summary",
             name=f"authority-organisation-{days}d",
             pods=figures.pods,
             recommendations=figures.recommendations,
         )
-    return render(
-        request,
-        "authority/figures/organisation_panel.html",
-        {
+    revision = selectors.organisation_authority_revision(days=days, now=now)
+    can_read_insights = request.user.has_perm("authority.view_insights")
+
+    def context() -> dict:
+        figures = selectors.organisation_authority_figures(days=days, now=now)
+        return {
             "days": days,
             "figures": figures,
             "avoided_bars": [
                 (pod.pod_name, pod.approvals_avoided) for pod in figures.pods
             ],
-            "can_read_insights": request.user.has_perm("authority.view_insights"),
-        },
+            "can_read_insights": can_read_insights,
+        }
+
+    return cached_panel(
+        request,
+        key=("organisation", days, revision, can_read_insights),
+        template="authority/figures/organisation_panel.html",
+        context=context,
     )
+
+
+# --- Rendered panels, cached ---------------------------------------------------------
+
+PANEL_CACHE_PREFIX = "authority-panel"
+# Not a freshness bound (the key holds the figures' revision): room for the
+# cache to drop the keys of past revisions it never reads again.
+PANEL_CACHE_SECONDS = 24 * 60 * 60
+
+
+def cached_panel(
+    request: HttpRequest,
+    *,
+    key: tuple | None,
+    template: str,
+    context: Callable[[], dict],
+) -> HttpResponse:
+    """The panel rendered from `context()`, or its HTML as rendered before for
+    the same key (the figures' revision: a digest of everything they are made
+    of, the live parts included, so any change means a new key) and the same
+    viewer's language, time zone and date. A None key is not cached."""
+    if not key:
+        return render(request, template, context())
+    viewer = (
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        timezone.localdate().isoformat(),
+    )
+    digest = sha256(repr((*key, *viewer)).encode()).hexdigest()
+    cache_key = f"{PANEL_CACHE_PREFIX}:{digest}"
+    html = cache.get(cache_key)
+    if html is None:
+        html = render_to_string(template, context(), request=request)
+        cache.set(cache_key, html, PANEL_CACHE_SECONDS)
+    return HttpResponse(html)
 
 
 # --- CSV ----------------------------------------------------------------------------

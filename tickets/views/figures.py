@@ -24,16 +24,19 @@ as-of time); an unknown table is a 400 too."""
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
+from hashlib import sha256
 from statistics import median
 from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
@@ -61,6 +64,9 @@ ONLINE = "ONLINE"
 LOAD_HIGH = BOTTLENECK_LOAD
 TOP_REASONS = 10
 TOP_TEMPLATES = 10
+# Not a freshness bound (the key holds the rows' revision): room for the
+# cache to drop the keys of past refreshes it never reads again.
+PANEL_CACHE_SECONDS = 24 * 60 * 60
 EMPTY = "—"
 
 TABLE_LABELS = {
@@ -194,6 +200,45 @@ def own_agent(request: HttpRequest):
     return agent
 
 
+# --- Rendered panels, cached ---------------------------------------------------------
+
+PANEL_CACHE_PREFIX = "tickets-panel"
+
+
+def viewer_key(request: HttpRequest) -> tuple:
+    """What of the viewer changes a period panel's HTML: the language, and the
+    time zone and its date ("as of 14:02" today, with the date otherwise).
+    These panels show nothing else of the user (who may see them at all is
+    checked before the cache is read)."""
+    return (
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        timezone.localdate().isoformat(),
+    )
+
+
+def cached_panel(
+    request: HttpRequest,
+    *,
+    key: tuple | None,
+    template: str,
+    context: Callable[[], dict],
+) -> HttpResponse:
+    """The panel rendered from `context()`, or its HTML as rendered before for
+    the same key and viewer. The key names the rows' revision, which every
+    refresh renews: a refresh means a new key (the old one expires unread),
+    so nothing is guessed with a time to live. A None key is not cached."""
+    if key is None:
+        return render(request, template, context())
+    digest = sha256(repr((*key, *viewer_key(request))).encode()).hexdigest()
+    cache_key = f"{PANEL_CACHE_PREFIX}:{digest}"
+    html = cache.get(cache_key)
+    if html is None:
+        html = render_to_string(template, context(), request=request)
+        cache.set(cache_key, html, PANEL_CACHE_SECONDS)
+    return HttpResponse(html)
+
+
 # --- Panels ---------------------------------------------------------------------------
 
 
@@ -215,34 +260,47 @@ def pod_figures_live(request: HttpRequest, pod_id: int) -> HttpResponse:
 @panel_view
 def pod_figures(request: HttpRequest, pod_id: int) -> HttpResponse:
     """GET /pods/<id>/figures/?period=1|7|30|90[&format=csv&table=figures|
-    agents|reasons|templates]: the pod's figures of the period."""
+    agents|reasons|templates]: the pod's figures of the period (the HTML
+    cached by its period row's revision)."""
     form = _panel_form(request, POD_TABLES)
     pod = dashboard_pod(request, pod_id)
-    figures = selectors.pod_figures(pod_id=pod.id, period_days=form.days)
     if form.wants_csv:
+        figures = selectors.pod_figures(pod_id=pod.id, period_days=form.days)
         if figures is None:
             raise Http404
         return _figure_csv.pod_csv(figures, table=form.table_name)
-    return render(
+    revision = selectors.pod_figures_revision(pod_id=pod.id, period_days=form.days)
+    return cached_panel(
         request,
-        "tickets/figures/_pod.html",
-        _pod_context(pod, figures, period=form.days),
+        key=None if revision is None else ("pod", pod.id, form.days, revision),
+        template="tickets/figures/_pod.html",
+        context=lambda: _pod_context(
+            pod,
+            selectors.pod_figures(pod_id=pod.id, period_days=form.days),
+            period=form.days,
+        ),
     )
 
 
 @panel_view
 def organisation_figures(request: HttpRequest) -> HttpResponse:
     """GET /organisation/figures/?period=[&format=csv]: every pod side by side
-    on the period's figures (those who may see every pod)."""
+    on the period's figures (those who may see every pod); the HTML cached by
+    the revisions of the pods' period rows."""
     require_all_pods(request)
     form = _panel_form(request, ORGANISATION_TABLES)
-    rows = selectors.organisation_figures(period_days=form.days)
     if form.wants_csv:
+        rows = selectors.organisation_headlines(period_days=form.days)
         return _figure_csv.organisation_csv(rows, period=form.days)
-    return render(
+    revision = selectors.organisation_figures_revision(period_days=form.days)
+    return cached_panel(
         request,
-        "tickets/figures/_organisation.html",
-        _organisation_context(rows, period=form.days),
+        key=("organisation", form.days, revision),
+        template="tickets/figures/_organisation.html",
+        context=lambda: _organisation_context(
+            selectors.organisation_headlines(period_days=form.days),
+            period=form.days,
+        ),
     )
 
 
