@@ -19,7 +19,8 @@ from decimal import Decimal
 from hashlib import sha256
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count
+from django.db.models import Count, TextField
+from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
 import pods.selectors
@@ -314,43 +315,49 @@ def organisation_authority_figures(
     )
 
 
+# What a period row's figures are made of: every stored field (its figures as
+# the database's text, not decoded), the pod's name and zone.
+_REVISION_FIELDS = ("pod_id", "pod__name", "pod__time_zone", "first_day", "last_day")
+
+
+def _period_rows_stored(rows) -> list[tuple]:
+    return list(
+        rows.annotate(stored=Cast("figures", output_field=TextField())).values_list(
+            *_REVISION_FIELDS, "as_of", "stored"
+        )
+    )
+
+
 def pod_authority_revision(*, pod_id: int, days: int, now: datetime) -> str | None:
     """A digest of everything pod_authority_figures(pod_id, days, now) is made
-    of: the period row's merge time (as_of: every merge writes it), the pod's
+    of: the period row as stored (its figures as text, not decoded), the pod's
     name and zone, this month's budgets and usage, the approvals waiting, the
     action types and the thresholds. Equal digests, equal figures: what the
     rendered panel is cached by. None before the first refresh. Five small
-    queries on indexes, without reading the stored figures."""
-    row = (
-        AuthorityPeriod.objects.filter(pod_id=pod_id, days=days)
-        .values_list("pod_id", "as_of", "pod__name", "pod__time_zone")
-        .first()
-    )
-    return None if row is None else _revision_of([row], now=now, snapshot=None)
+    queries on indexes."""
+    rows = _period_rows_stored(AuthorityPeriod.objects.filter(pod_id=pod_id, days=days))
+    return _revision_of(rows, now=now, snapshot=None) if rows else None
 
 
 def organisation_authority_revision(*, days: int, now: datetime) -> str:
     """As pod_authority_revision, of organisation_authority_figures(days, now):
     every open pod's period row, and the recommendations' snapshot."""
     open_pod_ids = list(pods.selectors.pod_list().values_list("id", flat=True))
-    rows = list(
-        AuthorityPeriod.objects.filter(pod_id__in=open_pod_ids, days=days)
-        .order_by("pod_id")
-        .values_list("pod_id", "as_of", "pod__name", "pod__time_zone")
+    rows = _period_rows_stored(
+        AuthorityPeriod.objects.filter(pod_id__in=open_pod_ids, days=days).order_by(
+            "pod_id"
+        )
     )
     snapshot = (
         DelegationSnapshot.objects.filter(days=DEFAULT_PERIOD_DAYS)
-        .values_list("id", "as_of")
+        .values_list()
         .first()
     )
     return _revision_of(rows, now=now, snapshot=snapshot)
 
 
 def _revision_of(rows: list[tuple], *, now: datetime, snapshot) -> str:
-    months = {
-        pod_id: _month_of(now=now, time_zone=time_zone or "UTC")
-        for pod_id, _as_of, _name, time_zone in rows
-    }
+    months = {row[0]: _month_of(now=now, time_zone=row[2] or "UTC") for row in rows}
     parts = (
         rows,
         sorted(months.items()),

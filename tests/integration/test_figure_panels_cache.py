@@ -27,14 +27,16 @@ from tests.integration.test_authority_figures import (  # noqa: F401 (fixtures)
     funnel,
     lead,
     pod,
+    refresh,
 )
-from tests.integration.test_authority_insights import ask, customer_ticket
+from tests.integration.test_authority_insights import ask, customer_ticket, solved
 from tests.integration.test_figure_panels import NOW, Floor, at
 
 pytestmark = pytest.mark.django_db
 
 CONTACTS = re.compile(r'id="figure-contacts">.*?figure-tile__value">(\d+)<', re.DOTALL)
 WAITING = re.compile(r'data-figure="approvals-waiting">(\d+) ')
+AVOIDED = re.compile(r'data-figure="approvals-avoided">(\d+) ')
 
 
 @pytest.fixture(autouse=True)
@@ -209,6 +211,32 @@ class TestAuthorityFiguresCache:
         assert (
             authority.selectors.pod_authority_revision(pod_id=pod.id, days=7, now=T)
             != revision
+        )
+
+    def test_a_refresh_at_the_same_time_shows_the_new_grants(
+        self,
+        client,
+        day,  # noqa: F811
+        pod,  # noqa: F811
+        agents,  # noqa: F811
+        lead,  # noqa: F811
+    ):
+        # The merge time (as_of) stays T: the stored figures tell the change.
+        admin = factories.admin_user()
+        urls = [
+            reverse("pod-authority-figures", args=[pod.id]),
+            reverse("organisation-authority-figures"),
+        ]
+        before = [panel_html(client, admin, url) for url in urls]
+        solved(pod, 70, agents[2], at=T - timedelta(hours=2), grant=("credit", 5))
+        refresh(now=T)
+
+        after = [panel_html(client, admin, url) for url in urls]
+
+        for old, new in zip(before, after, strict=True):
+            assert new != old
+        assert AVOIDED.search(after[0]).group(1) == str(
+            int(AVOIDED.search(before[0]).group(1)) + 1
         )
 
     def test_never_another_users_approvals_link(

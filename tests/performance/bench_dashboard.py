@@ -114,6 +114,8 @@ SLOW_QUERIES_SHOWN = 3
 def main(argv: list[str] | None = None) -> int:
     args = arguments().parse_args(argv)
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
+    # Read by the settings, here and in the web process.
+    os.environ["BENCH_PANEL_CACHE"] = args.panel_cache
     import django
 
     django.setup()
@@ -145,6 +147,12 @@ def arguments() -> argparse.ArgumentParser:
         help="DATABASE_CONN_MAX_AGE of the web process (see docs/benchmarks.md)",
     )
     add("--pod-number", type=int, default=1, help="which generated pod's lead")
+    add(
+        "--panel-cache",
+        choices=("on", "off"),
+        default="on",
+        help="off: no cache, every panel rendered afresh (just after a refresh)",
+    )
     add("--chunk-tickets", type=int, default=None, help=argparse.SUPPRESS)
     add("--profile", action="store_true", help="cProfile and EXPLAIN the views")
     add("--report-dir", type=Path, default=REPORTS_DIR, help=argparse.SUPPRESS)
@@ -706,7 +714,7 @@ def report_markdown(report: dict) -> str:
         f" shared_buffers {report['postgresql']['shared_buffers']};"
         f" {report['machine']['cpus']} CPUs"
         + (f"; {report['server']['web']}" if "server" in report else "")
-        + ".",
+        + f"; panel cache {args.get('panel_cache', 'on')}.",
         "",
         f"Data set: {data['customers']:,} customers in {data['pods']} pods,"
         f" {data['tickets']:,} tickets ({data['solved_tickets']:,} solved,"

@@ -15,3 +15,7 @@ ROOT_URLCONF = "tests.performance.bench_urls"
 CELERY_IMPORTS = ["tests.performance.bench_urls"]
 if os.environ.get("BENCH_RESULT_BACKEND_THREAD_SAFE") == "1":
     CELERY_RESULT_BACKEND_THREAD_SAFE = True
+# BENCH_PANEL_CACHE=off (bench_dashboard --panel-cache off): no cache, so every
+# panel is rendered afresh, as for the first viewer after a rollup refresh.
+if os.environ.get("BENCH_PANEL_CACHE") == "off":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
