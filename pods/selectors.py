@@ -198,6 +198,16 @@ def pod_detail(*, pod_id: int) -> Pod:
     return Pod.objects.select_related("lead__user", "parent").get(id=pod_id)
 
 
+def pod_visible_to(*, user, pod_id: int, perm: str) -> Pod | None:
+    """The pod when `user` holds `perm` on it (the permission backend decides),
+    else None: callers answer 404 alike for another pod and a missing one."""
+    try:
+        pod = pod_detail(pod_id=pod_id)
+    except Pod.DoesNotExist:
+        return None
+    return pod if user.has_perm(perm, pod) else None
+
+
 MEMBER_ROLE_ORDER = (Agent.Role.LEAD, Agent.Role.AGENT, Agent.Role.SPECIALIST)
 
 

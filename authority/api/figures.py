@@ -3,7 +3,6 @@ pod the caller may not see, as for a missing one) and every pod's side by side
 with the delegation recommendations (needs pods.view_all_pods).
 `?period=1|7|30|90` (default 7)."""
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -50,11 +49,10 @@ class PodAuthorityFigures(APIView):
     )
     def get(self, request, pod_id: int):
         """One pod's authority used over the period."""
-        try:
-            pod = pods.selectors.pod_detail(pod_id=pod_id)
-        except ObjectDoesNotExist:
-            raise Http404 from None
-        if not request.user.has_perm(DASHBOARD_PERMISSION, pod):
+        pod = pods.selectors.pod_visible_to(
+            user=request.user, pod_id=pod_id, perm=DASHBOARD_PERMISSION
+        )
+        if pod is None:
             raise Http404
         days = _period(request)
         figures = selectors.pod_authority_figures(

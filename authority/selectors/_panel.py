@@ -99,7 +99,7 @@ def authority_options(
         ),
         default=0,
     )
-    customer_grants = _customer_grants_by_action(
+    customer_grants = family_grants_by_action(
         customer_ids=customer.family_ids,
         action_type_ids=ids,
         since=now - timedelta(days=history_days),
@@ -128,11 +128,12 @@ def authority_options(
     ]
 
 
-def _customer_grants_by_action(
+def family_grants_by_action(
     *, customer_ids: Sequence[int], action_type_ids: list[int], since: datetime
 ) -> dict[int, tuple[tuple[datetime, Decimal], ...]]:
-    """The standing grants of the customer's family (merged customers' too,
-    as the engine counts them), per action."""
+    """(when, amount) of the standing grants of the customer's family (merged
+    customers' too, as the engine counts them), per action: what
+    customer_recent_grants reads, for every action at once."""
     found: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
     for action_type_id, granted_at, amount in Grant.objects.filter(
         customer_id__in=customer_ids,

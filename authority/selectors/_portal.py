@@ -26,7 +26,6 @@ from authority.models import (
     AuthorityRule,
     Entitlement,
     EntitlementReminder,
-    Grant,
     UsageCounter,
 )
 from authority.selectors._funnel import (
@@ -37,6 +36,7 @@ from authority.selectors._funnel import (
     rule_terms,
     rules_current,
 )
+from authority.selectors._panel import family_grants_by_action
 
 ENTITLEMENT_EFFECTS = (ActionType.Effect.EXTEND, ActionType.Effect.PAUSE)
 RECENT_SELF_SERVICE_SHOWN = 10
@@ -244,7 +244,7 @@ def self_service_options(
         chosen[action_type_id] = (rule, best)
     if not chosen:
         return []
-    grants = _family_grants_by_action(
+    grants = family_grants_by_action(
         customer_ids=customer.family_ids,
         action_type_ids=list(chosen),
         since=now
@@ -269,23 +269,6 @@ def self_service_options(
             chosen.items(), key=lambda item: (action_types[item[0]].name, item[0])
         )
     ]
-
-
-def _family_grants_by_action(
-    *, customer_ids: Sequence[int], action_type_ids: list[int], since: datetime
-) -> dict[int, tuple[tuple[datetime, Decimal], ...]]:
-    """(when, amount) of the family's grants that still stand, by action (as
-    selectors.customer_recent_grants, for every action at once)."""
-    found: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
-    for action_type_id, granted_at, amount in Grant.objects.filter(
-        customer_id__in=customer_ids,
-        action_type_id__in=action_type_ids,
-        kind=Grant.Kind.GRANT,
-        granted_at__gt=since,
-        reversal__isnull=True,
-    ).values_list("action_type_id", "granted_at", "amount"):
-        found[action_type_id].append((granted_at, amount))
-    return {key: tuple(sorted(rows)) for key, rows in found.items()}
 
 
 def _pod_month_by_action(

@@ -46,11 +46,10 @@ def pod_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def pod_detail(request: HttpRequest, pod_id: int) -> HttpResponse:
-    try:
-        pod = selectors.pod_detail(pod_id=pod_id)
-    except Pod.DoesNotExist:
-        raise Http404 from None
-    if not request.user.has_perm("pods.view_pod", pod):
+    pod = selectors.pod_visible_to(
+        user=request.user, pod_id=pod_id, perm="pods.view_pod"
+    )
+    if pod is None:
         raise Http404
     return render(
         request,

@@ -358,11 +358,10 @@ DASHBOARD_PERMISSION = "pods.view_dashboard"
 def dashboard_pod(request, pod_id: int):
     """The pod if the caller may see its dashboard; 404 otherwise, so another
     pod is indistinguishable from a missing one."""
-    try:
-        pod = pods.selectors.pod_detail(pod_id=pod_id)
-    except ObjectDoesNotExist:
-        raise Http404 from None
-    if not request.user.has_perm(DASHBOARD_PERMISSION, pod):
+    pod = pods.selectors.pod_visible_to(
+        user=request.user, pod_id=pod_id, perm=DASHBOARD_PERMISSION
+    )
+    if pod is None:
         raise Http404
     return pod
 

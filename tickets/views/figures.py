@@ -31,7 +31,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -176,11 +176,10 @@ def downloads(url: str, tables: Iterable[str], period: int | None = None) -> lis
 def dashboard_pod(request: HttpRequest, pod_id: int):
     """The pod if the user may see its dashboard, else 404: another pod is
     indistinguishable from a missing one."""
-    try:
-        pod = pods.selectors.pod_detail(pod_id=pod_id)
-    except ObjectDoesNotExist:
-        raise Http404 from None
-    if not request.user.has_perm(DASHBOARD_PERMISSION, pod):
+    pod = pods.selectors.pod_visible_to(
+        user=request.user, pod_id=pod_id, perm=DASHBOARD_PERMISSION
+    )
+    if pod is None:
         raise Http404
     return pod
 

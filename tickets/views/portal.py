@@ -17,7 +17,7 @@ import secrets
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from tickets import selectors, services
 from tickets.models import ContactReason, Ticket
 from tickets.views._throttle import window_hit
-from tickets.views.workspace import content_disposition, download_type
+from tickets.views.workspace import attachment_response
 
 # Per client address: a customer writing back and forth, attaching a file or
 # two, stays well within it; a script posting in a loop does not.
@@ -416,16 +416,4 @@ def portal_attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
     )
     if attachment is None:
         raise Http404
-    try:
-        handle = attachment.file.open("rb")
-    except (FileNotFoundError, ValueError):
-        raise Http404 from None
-    response = FileResponse(handle, content_type=download_type(attachment.content_type))
-    response["Content-Disposition"] = content_disposition(attachment.name)
-    response["X-Content-Type-Options"] = "nosniff"
-    # Opened directly anyway, the file runs nothing and reaches nothing.
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    # A shared computer keeps no copy after the customer signs out.
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return attachment_response(attachment)

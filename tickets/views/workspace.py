@@ -795,6 +795,12 @@ def attachment_download(request: HttpRequest, attachment_id: int) -> HttpRespons
         "tickets.view_ticket", attachment.message.ticket
     ):
         raise Http404
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment) -> FileResponse:
+    """The file as a download with the safe headers, for staff and for the
+    portal alike (404 when the stored file is gone)."""
     try:
         handle = attachment.file.open("rb")
     except (FileNotFoundError, ValueError):
@@ -805,7 +811,8 @@ def attachment_download(request: HttpRequest, attachment_id: int) -> HttpRespons
     # Opened directly anyway, the file runs nothing and reaches nothing.
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
-    # Access ends when a colleague leaves the ticket: no copies kept on the way.
+    # Access ends when a colleague leaves the ticket or the customer signs
+    # out: no copies kept on the way or on a shared computer.
     response["Cache-Control"] = "private, no-store"
     return response
 
